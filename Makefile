@@ -1,0 +1,51 @@
+# medocr: set-up, demo and tests. Every target installs what it is missing first, so a fresh
+# Debian machine (as root, or with sudo) needs nothing but `make` and Python 3.11+.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.medocr-installed
+# Debian packages medocr needs at run time: Tesseract with its English model and the fonts the
+# examples and the dataset generator draw with.
+DEBIAN_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core fonts-liberation
+export OMP_THREAD_LIMIT ?= 1
+
+.PHONY: setup system-deps demo test lint bench examples clean
+
+system-deps:
+	@missing=""; \
+	for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	$(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "medocr: installing Debian packages:$$missing"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+setup: system-deps $(STAMP)
+
+demo: setup
+	$(BIN)/medocr scrub examples out/examples --overwrite
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check medocr_cli tests benchmarks examples
+	$(BIN)/ruff format --check medocr_cli tests benchmarks examples
+
+examples: setup
+	$(BIN)/python examples/make_examples.py
+
+bench: setup
+	$(BIN)/python benchmarks/bench_scrub.py
+
+clean:
+	rm -rf out .pytest_cache .ruff_cache

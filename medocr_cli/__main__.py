@@ -1,0 +1,5 @@
+"""Allow `python -m medocr_cli`."""
+
+from medocr_cli.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""cli layer of medocr (see DESIGN.md)."""

@@ -1,0 +1,77 @@
+"""The `medocr` command: global options and the seven subcommands.
+
+Only Typer and rich are imported here; each subcommand imports its pipeline (and with it numpy,
+OpenCV, torch) when it runs, so `medocr --help` stays instant.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from medocr_cli import __version__
+from medocr_cli.cli import not_built
+from medocr_cli.cli.common import GlobalOptions, fail
+from medocr_cli.cli.extract import extract
+from medocr_cli.cli.inpaint import inpaint
+from medocr_cli.cli.scrub import scrub
+
+app = typer.Typer(
+    name="medocr",
+    help=(
+        "Remove burned-in text (names, IDs, dates, notes) from medical images, PNG or DICOM, "
+        "and repaint the pixels so the image still looks like the original. "
+        "Run `medocr scrub IN OUT` to clean a folder tree; the other commands run one stage each."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"medocr {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    version: Annotated[
+        bool | None,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = None,
+    device: Annotated[
+        str, typer.Option(help="Where models run: auto (GPU when present), cpu or cuda.")
+    ] = "auto",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Print a line per file.")
+    ] = False,
+) -> None:
+    """Global options, given before the subcommand."""
+    if device not in ("auto", "cpu", "cuda"):
+        fail(f"--device {device!r} is not one of auto, cpu, cuda")
+    if quiet and verbose:
+        fail("--quiet and --verbose exclude each other")
+    ctx.obj = GlobalOptions(device=device, quiet=quiet, verbose=verbose)
+
+
+app.command("generate-dataset")(not_built.generate_dataset)
+app.command("train")(not_built.train)
+app.command("classify")(not_built.classify)
+app.command("extract")(extract)
+app.command("merge")(not_built.merge)
+app.command("inpaint")(inpaint)
+app.command("scrub")(scrub)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,53 @@
+"""`medocr inpaint INPUT (--boxes JSON | --mask PNG)`: remove given regions from one image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from medocr_cli.cli.common import err_console, fail, global_options, handle_errors, print_json
+
+
+@handle_errors
+def inpaint(
+    ctx: typer.Context,
+    image: Annotated[
+        Path, typer.Argument(help="The image file (PNG, DICOM, ...).", exists=True, dir_okay=False)
+    ],
+    boxes: Annotated[
+        Path | None, typer.Option("--boxes", help="JSON from `medocr extract --json` or `merge`.")
+    ] = None,
+    mask: Annotated[
+        Path | None, typer.Option("--mask", help="Mask image of the frame size; non-zero = remove.")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="Output file (default: NAME.inpainted.EXT beside the input)."
+        ),
+    ] = None,
+    method: Annotated[
+        str, typer.Option(help="telea or ns (OpenCV); learned is not built yet.")
+    ] = "telea",
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Repaint the given regions of an image, in its stored values, and write its own format.
+
+    Pixels outside the regions stay bit-identical (except for JPEG, which is lossy). DICOM
+    stays in its stored dtype and bit depth, every frame that has boxes is repainted.
+    """
+    if method == "learned":
+        fail("--method learned is not built yet (the inpainter has no weights); use telea or ns")
+    from medocr_cli.pipeline.inpaint import run_inpaint
+
+    target = output or image.with_name(f"{image.stem}.inpainted{image.suffix}")
+    changed = run_inpaint(
+        image, target, boxes_json=boxes, mask_path=mask, method=method, overwrite=overwrite
+    )
+    if json_out:
+        print_json({"path": str(image), "output": str(target), "frames_changed": changed})
+    elif not global_options(ctx).quiet:
+        err_console.print(f"wrote {target} ({changed} frame(s) repainted)", highlight=False)

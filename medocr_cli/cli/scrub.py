@@ -1,0 +1,74 @@
+"""`medocr scrub IN... OUT`: clean every image of a folder tree into a mirrored output tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from medocr_cli.cli.common import (
+    err_console,
+    global_options,
+    handle_errors,
+    out_console,
+    print_json,
+)
+
+
+@handle_errors
+def scrub(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="One or more input files or folders, then the output folder (last).",
+            metavar="IN... OUT",
+        ),
+    ],
+    overwrite: Annotated[bool, typer.Option(help="Replace outputs that already exist.")] = False,
+    on_error: Annotated[
+        str, typer.Option(help="After a file fails: 'continue' with the rest, or 'stop'.")
+    ] = "continue",
+    method: Annotated[str, typer.Option(help="Inpainting method: telea or ns (OpenCV).")] = "telea",
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the per-file results as a JSON array on stdout.")
+    ] = False,
+) -> None:
+    """Remove burned-in text from every PNG/DICOM/JPEG/TIFF/BMP image under IN, writing to OUT.
+
+    Every frame is searched with Tesseract (both polarities, padded, upscaled when small); the
+    words found are masked and repainted (OpenCV Telea by default) in the stored pixel values,
+    and the file is written in its own format into the same relative place under OUT. DICOM
+    outputs are uncompressed, marked BurnedInAnnotation NO with the Clean Pixel Data code.
+
+    OUT/medocr-report.jsonl gets one line per input (path, status, frames, boxes, seconds,
+    error); recognised text is never written there. Inputs are never modified; outputs are
+    written atomically. Exit codes: 0 all images cleaned, 1 some failed, 2 usage error.
+    """
+    from medocr_cli.cli.render_scrub import RichProgress, render_summary
+    from medocr_cli.errors import UsageError
+    from medocr_cli.pipeline.scrub import ScrubConfig, run_scrub
+
+    if len(paths) < 2:
+        raise UsageError(
+            "scrub needs at least one input and an output folder", hint="medocr scrub IN OUT"
+        )
+    if on_error not in ("continue", "stop"):
+        raise UsageError(f"--on-error {on_error!r} is not one of continue, stop")
+    opts = global_options(ctx)
+    config = ScrubConfig(
+        inputs=list(paths[:-1]),
+        output=paths[-1],
+        overwrite=overwrite,
+        stop_on_error=on_error == "stop",
+        method=method,
+    )
+    progress = RichProgress(err_console, enabled=not opts.quiet, verbose=opts.verbose)
+    with progress:
+        summary = run_scrub(config, progress)
+    if json_out:
+        print_json([r.to_json() for r in summary.results])
+    elif not opts.quiet:
+        render_summary(out_console, summary)
+    raise typer.Exit(summary.exit_code)

@@ -1,0 +1,5 @@
+"""Read, render and write scans (PNG, JPEG, TIFF, BMP, DICOM); file walking; atomic writes."""
+
+from medocr_cli.io.scan import Scan, read_scan, write_scan
+
+__all__ = ["Scan", "read_scan", "write_scan"]

@@ -1,0 +1,270 @@
+"""DICOM read, render and write-back, following the pixel rules of DESIGN.md (PS3.15 Annex E).
+
+Pixels are decoded with pydicom and the pylibjpeg plugins; the layout comes from Samples per
+Pixel and Number of Frames, never from the array's ndim. Edited values are written back in the
+stored dtype with `Dataset.set_pixel_data`, uncompressed, so nothing is ever silently made lossy.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom import Dataset
+from pydicom.dataset import FileMetaDataset, validate_file_meta
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+from medocr_cli import __version__
+from medocr_cli.errors import InputFileError, UnsupportedError
+from medocr_cli.io.atomic import atomic_path
+from medocr_cli.io.render import to_uint8
+from medocr_cli.io.scan import Scan
+
+CLEAN_PIXEL_CODE = ("113101", "DCM", "Clean Pixel Data Option")
+DEID_METHOD = f"medocr {__version__}: burned-in text removed"
+_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+
+def read_dicom(path: Path) -> Scan:
+    """Read and decode a DICOM file into a `Scan`.
+
+    Raises:
+        InputFileError: Not DICOM, truncated, or without pixel data.
+        UnsupportedError: Pixel data in a transfer syntax or layout that cannot be decoded.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, force=True)
+    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputFileError(f"not a readable DICOM file: {exc}", path=path) from exc
+    if not any(k in ds for k in _PIXEL_KEYWORDS):
+        if len(ds) == 0:
+            raise InputFileError(
+                "no DICOM elements could be read (damaged or truncated)", path=path
+            )
+        raise InputFileError(
+            "DICOM file has no pixel data", hint="it holds no image, nothing to clean", path=path
+        )
+    if "PixelData" not in ds:
+        raise UnsupportedError("float pixel data is not supported", path=path)
+    _ensure_file_meta(ds)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = ds.pixel_array
+    except (NotImplementedError, RuntimeError) as exc:
+        ts = ds.file_meta.TransferSyntaxUID
+        raise UnsupportedError(
+            f"cannot decode pixel data ({ts.name}): {_first_line(exc)}",
+            hint="install the pylibjpeg plugins, or convert the file first",
+            path=path,
+        ) from exc
+    except Exception as exc:  # pydicom raises many types for damaged data
+        raise InputFileError(f"damaged pixel data: {_first_line(exc)}", path=path) from exc
+
+    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    shape = (n_frames, int(ds.Rows), int(ds.Columns)) + ((samples,) if samples > 1 else ())
+    if arr.size != int(np.prod(shape)):
+        raise InputFileError(
+            f"pixel data holds {arr.size} samples, the header promises {shape}", path=path
+        )
+    frames = arr.reshape(shape)
+    if not frames.dtype.isnative:
+        frames = frames.astype(frames.dtype.newbyteorder("="))
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    if photometric.startswith("YBR") and samples == 3:
+        photometric = "RGB"  # pydicom converts YCbCr to RGB on decode
+    palette = None
+    if photometric == "PALETTE COLOR":
+        palette = _palette_rgb(ds, path)
+    bits_stored = int(ds.get("BitsStored", arr.dtype.itemsize * 8))
+    return Scan(
+        path=path,
+        format="dicom",
+        frames=frames,
+        photometric=photometric,
+        bits_stored=bits_stored,
+        signed=int(ds.get("PixelRepresentation", 0)) == 1,
+        dataset=ds,
+        palette=palette,
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _ensure_file_meta(ds: Dataset) -> None:
+    """Give a dataset read without a file meta header the elements decoding and writing need."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is None:
+        meta = FileMetaDataset()
+        ds.file_meta = meta
+    if "TransferSyntaxUID" not in meta:
+        implicit, little = ds.original_encoding
+        from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
+
+        if implicit:
+            meta.TransferSyntaxUID = ImplicitVRLittleEndian
+        else:
+            meta.TransferSyntaxUID = ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+
+
+def _palette_rgb(ds: Dataset, path: Path) -> np.ndarray:
+    """Return the uint8 RGB colour of every palette index (index -> row)."""
+    bits = int(ds.get("BitsStored", 8))
+    try:
+        indices = np.arange(1 << min(bits, 16), dtype=np.uint16 if bits > 8 else np.uint8)
+        rgb = apply_color_lut(indices, ds)
+    except Exception as exc:
+        raise UnsupportedError(f"unusable palette colour lookup table: {exc}", path=path) from exc
+    if rgb.dtype != np.uint8:
+        rgb = (
+            (rgb.astype(np.uint32) >> 8).astype(np.uint8)
+            if rgb.max() > 255
+            else rgb.astype(np.uint8)
+        )
+    return np.ascontiguousarray(rgb)
+
+
+def render_grey(ds: Dataset, frame: np.ndarray, index: int, photometric: str) -> np.ndarray:
+    """Render one grey frame: modality LUT, VOI LUT or window, MONOCHROME1 inverted, 8-bit."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            values = apply_modality_lut(frame, ds)
+            if any(k in ds for k in ("WindowCenter", "VOILUTSequence")):
+                values = apply_voi_lut(values, ds, index=0)
+        except Exception:
+            values = frame  # a broken LUT must not stop detection: fall back to min-max
+    out = to_uint8(values)
+    if photometric == "MONOCHROME1":
+        out = 255 - out
+    return out
+
+
+def write_dicom(scan: Scan, target: Path, *, cleaned: bool = True) -> None:
+    """Write the scan's frames back into its dataset and save it to `target` atomically.
+
+    The transfer syntax becomes Explicit VR Little Endian (uncompressed), YBR data is labelled
+    RGB, the SOP Instance UID is kept and the file meta made consistent with it. The dataset held
+    by `scan` is updated in place.
+    """
+    ds = scan.dataset
+    assert ds is not None
+    had_frames = "NumberOfFrames" in ds
+    n_frames_value = ds.get("NumberOfFrames")
+    arr = scan.frames if scan.n_frames > 1 else scan.frames[0]
+    big_endian_source = not ds.original_encoding[1]
+    for _ in ds.iterall():  # parse every raw element now, so it is re-encoded, not copied as bytes
+        pass
+    syntax = ds.file_meta.TransferSyntaxUID
+    if syntax.is_encapsulated or not syntax.is_little_endian or syntax.is_deflated:
+        syntax = ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    if arr.dtype.itemsize <= 2:
+        ds.set_pixel_data(
+            np.ascontiguousarray(arr),
+            scan.photometric,
+            scan.bits_stored,
+            generate_instance_uid=False,
+        )
+    else:
+        _set_wide_pixel_data(ds, arr, scan)
+    if had_frames and "NumberOfFrames" not in ds:
+        ds.NumberOfFrames = n_frames_value
+    if big_endian_source:
+        _swap_binary_words(ds)
+    if cleaned:
+        mark_cleaned(ds)
+    _sync_file_meta(ds)
+    with atomic_path(target) as tmp:
+        pydicom.dcmwrite(
+            tmp,
+            ds,
+            implicit_vr=syntax.is_implicit_VR,
+            little_endian=True,
+            force_encoding=True,
+        )
+
+
+def _set_wide_pixel_data(ds: Dataset, arr: np.ndarray, scan: Scan) -> None:
+    """Store 32-bit samples, which `set_pixel_data` does not take, as native little-endian bytes."""
+    data = np.ascontiguousarray(arr.astype(arr.dtype.newbyteorder("<"), copy=False)).tobytes()
+    if len(data) % 2:
+        data += b"\x00"
+    ds.PixelData = data
+    ds["PixelData"].VR = "OW"
+    ds.PhotometricInterpretation = scan.photometric
+    if scan.samples > 1:
+        ds.PlanarConfiguration = 0
+    ds.BitsAllocated = arr.dtype.itemsize * 8
+    ds.BitsStored = scan.bits_stored
+    ds.HighBit = scan.bits_stored - 1
+
+
+_WORD_SIZE = {"OW": 2, "OL": 4, "OF": 4, "OD": 8, "OV": 8}
+
+
+def _swap_binary_words(ds: Dataset) -> None:
+    """Byte-swap the binary words (LUT data and the like) of a dataset read as big endian.
+
+    pydicom re-encodes parsed values when the endianness changes but copies OW/OL/OF/OD bytes
+    as they are, which would scramble lookup tables. Pixel Data has already been replaced.
+    """
+    for elem in ds.iterall():
+        size = _WORD_SIZE.get(str(elem.VR))
+        if size is None or elem.tag == 0x7FE00010 or not isinstance(elem.value, bytes):
+            continue
+        if len(elem.value) % size == 0:
+            elem.value = np.frombuffer(elem.value, f">u{size}").astype(f"<u{size}").tobytes()
+
+
+def mark_cleaned(ds: Dataset) -> None:
+    """Record pixel cleaning in the header and drop the other places pixels can hide text.
+
+    Sets BurnedInAnnotation NO, appends to DeidentificationMethod and its code sequence (113101,
+    Clean Pixel Data Option), removes overlay groups (60xx) and the Icon Image Sequence.
+    """
+    ds.BurnedInAnnotation = "NO"
+    methods = ds.get("DeidentificationMethod")
+    values = (
+        []
+        if methods is None
+        else list(methods)
+        if isinstance(methods, list | pydicom.multival.MultiValue)
+        else [methods]
+    )
+    if DEID_METHOD not in values:
+        values.append(DEID_METHOD)
+    ds.DeidentificationMethod = values if len(values) > 1 else values[0]
+    codes = ds.get("DeidentificationMethodCodeSequence") or Sequence()
+    if not any(getattr(item, "CodeValue", None) == CLEAN_PIXEL_CODE[0] for item in codes):
+        item = Dataset()
+        item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = CLEAN_PIXEL_CODE
+        codes.append(item)
+    ds.DeidentificationMethodCodeSequence = codes
+    for tag in [e.tag for e in ds if 0x6000 <= e.tag.group <= 0x601E and e.tag.group % 2 == 0]:
+        del ds[tag]
+    if "IconImageSequence" in ds:
+        del ds.IconImageSequence
+
+
+def _sync_file_meta(ds: Dataset) -> None:
+    """Make the file meta header agree with the dataset's SOP Class and Instance UIDs."""
+    if "SOPClassUID" not in ds:
+        ds.SOPClassUID = SecondaryCaptureImageStorage
+    if "SOPInstanceUID" not in ds:
+        ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    validate_file_meta(ds.file_meta, enforce_standard=True)
+    if ds.preamble is None:
+        ds.preamble = b"\x00" * 128

@@ -1,0 +1,156 @@
+"""The `Scan`: one image file in memory, with its stored pixels and an 8-bit rendering per frame.
+
+Stages look at the display rendering (what a person sees) and edit the stored values (what the
+file holds), so a 16-bit signed CT stays 16-bit signed and a palette image keeps its indices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from medocr_cli.errors import InputFileError
+from medocr_cli.io.formats import expected_format, sniff
+
+if TYPE_CHECKING:
+    from pydicom import Dataset
+
+
+@dataclass
+class Scan:
+    """One image file: its frames in their stored dtype, plus what is needed to write it back.
+
+    Attributes:
+        path: Where it was read from.
+        format: "png", "jpeg", "tiff", "bmp" or "dicom".
+        frames: Stored values shaped (frames, rows, cols) or (frames, rows, cols, samples),
+            whatever the file's dimensionality; YBR data is already converted to RGB.
+        photometric: How the samples are to be seen: "MONOCHROME1", "MONOCHROME2", "RGB",
+            "PALETTE COLOR"; non-DICOM grey images are "MONOCHROME2".
+        bits_stored: Significant bits per sample; edits are clipped to this range.
+        signed: Whether samples are two's-complement signed.
+        dataset: The DICOM dataset (pixel data still inside) for DICOM files, else None.
+        palette: For PALETTE COLOR, the RGB colour (uint8) of every index, shape (entries, 3).
+        meta: Format details the writer needs (e.g. the PIL mode of a PNG).
+    """
+
+    path: Path
+    format: str
+    frames: np.ndarray
+    photometric: str
+    bits_stored: int
+    signed: bool = False
+    dataset: Dataset | None = None
+    palette: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    _display: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames."""
+        return int(self.frames.shape[0])
+
+    @property
+    def height(self) -> int:
+        """Rows per frame."""
+        return int(self.frames.shape[1])
+
+    @property
+    def width(self) -> int:
+        """Columns per frame."""
+        return int(self.frames.shape[2])
+
+    @property
+    def samples(self) -> int:
+        """Samples per pixel as stored (1 grey or palette, 2 grey+alpha, 3 RGB, 4 RGBA)."""
+        return 1 if self.frames.ndim == 3 else int(self.frames.shape[3])
+
+    @property
+    def value_range(self) -> tuple[int, int]:
+        """Smallest and largest value a stored sample may take."""
+        if np.issubdtype(self.frames.dtype, np.floating):
+            info = np.finfo(self.frames.dtype)
+            return int(info.min), int(info.max)
+        if self.signed:
+            return -(1 << (self.bits_stored - 1)), (1 << (self.bits_stored - 1)) - 1
+        return 0, (1 << self.bits_stored) - 1
+
+    def display(self, index: int) -> np.ndarray:
+        """Return frame `index` rendered to 8 bits for detection: (rows, cols) or (rows, cols, 3).
+
+        DICOM frames go through the modality LUT, the VOI LUT or window (min-max when there is
+        none), MONOCHROME1 inversion and palette lookup; other images are scaled to 8 bits.
+        """
+        if index not in self._display:
+            from medocr_cli.io.render import render_frame
+
+            self._display[index] = render_frame(self, index)
+        return self._display[index]
+
+    def set_frame(self, index: int, values: np.ndarray) -> None:
+        """Replace the stored values of frame `index` (same shape and dtype); drop its rendering."""
+        if values.shape != self.frames.shape[1:] or values.dtype != self.frames.dtype:
+            raise ValueError(
+                f"frame shape/dtype {values.shape}/{values.dtype} does not match "
+                f"{self.frames.shape[1:]}/{self.frames.dtype}"
+            )
+        if not self.frames.flags.writeable:
+            self.frames = self.frames.copy()
+        self.frames[index] = values
+        self._display.pop(index, None)
+
+
+def read_scan(path: Path) -> Scan:
+    """Read an image file of any supported format, recognising the format by content.
+
+    Raises:
+        InputFileError: The file is empty, unreadable, not an image, or damaged.
+        UnsupportedError: The file is an image medocr cannot decode (e.g. no codec).
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputFileError(f"cannot read file: {exc.strerror}", path=path) from exc
+    if size == 0:
+        raise InputFileError("file is empty (0 bytes)", path=path)
+    fmt = sniff(path)
+    promised = expected_format(path)
+    if fmt is None and promised == "dicom":
+        fmt = "dicom"  # raw DICOM dataset without the 128-byte preamble
+    if fmt is None:
+        what = f"not a {promised.upper()} file" if promised else "not a recognised image format"
+        raise InputFileError(
+            f"{what}: its content is not PNG, JPEG, TIFF, BMP or DICOM",
+            hint="check the file is a complete image",
+            path=path,
+        )
+    if fmt == "dicom":
+        from medocr_cli.io.dicom import read_dicom
+
+        return read_dicom(path)
+    from medocr_cli.io.images import read_image
+
+    return read_image(path, fmt)
+
+
+def write_scan(scan: Scan, target: Path, *, cleaned: bool = True) -> None:
+    """Write `scan` to `target` atomically, in the format it was read from.
+
+    Args:
+        scan: The scan, with its (edited) frames.
+        target: Output file path; parent folders are created.
+        cleaned: For DICOM, mark the file as pixel-cleaned (BurnedInAnnotation NO, the Clean Pixel
+            Data Option code, overlays and icon removed).
+    """
+    if scan.format == "dicom":
+        from medocr_cli.io.dicom import write_dicom
+
+        write_dicom(scan, target, cleaned=cleaned)
+    else:
+        from medocr_cli.io.images import write_image
+
+        write_image(scan, target)

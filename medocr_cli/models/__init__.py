@@ -1,0 +1,1 @@
+"""models layer of medocr (see DESIGN.md)."""

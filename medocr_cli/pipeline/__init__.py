@@ -1,0 +1,1 @@
+"""pipeline layer of medocr (see DESIGN.md)."""

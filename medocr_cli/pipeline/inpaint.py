@@ -1,0 +1,108 @@
+"""`run_inpaint`: repaint given regions (boxes from `extract`/`merge` JSON, or a mask image)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from medocr_cli.errors import InputFileError, UsageError
+from medocr_cli.io import read_scan, write_scan
+from medocr_cli.stages.inpaint import boxes_to_mask, inpaint_stored
+from medocr_cli.types import Box
+
+
+def load_boxes(json_path: Path, image: Path) -> list[Box]:
+    """Read the boxes for `image` from an `extract --json` / `merge --json` file.
+
+    The file holds an array of {path, boxes: [...]}; the entry whose path names `image` is used,
+    or the only entry when there is just one.
+    """
+    try:
+        data = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"cannot read boxes JSON: {exc}", path=json_path) from exc
+    entries = data if isinstance(data, list) else [data]
+    chosen = [
+        e
+        for e in entries
+        if isinstance(e, dict) and Path(str(e.get("path", ""))).name == image.name
+    ]
+    if not chosen and len(entries) == 1:
+        chosen = entries
+    if not chosen:
+        raise InputFileError(
+            f"no entry for {image.name}", hint="pass the JSON extract wrote for it", path=json_path
+        )
+    try:
+        return [
+            Box(
+                int(b.get("frame", 0)),
+                *(round(v) for v in b["box"]),
+                text="",
+                source=str(b.get("source", "")),
+            )
+            for b in chosen[0].get("boxes", [])
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputFileError(f"malformed box entry: {exc}", path=json_path) from exc
+
+
+def load_mask(mask_path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """Read a mask image (non-zero = remove) and check it matches the frame size."""
+    from PIL import Image
+
+    try:
+        with Image.open(mask_path) as img:
+            mask = np.asarray(img.convert("L"))
+    except OSError as exc:
+        raise InputFileError(f"cannot read mask image: {exc}", path=mask_path) from exc
+    if mask.shape != shape:
+        raise UsageError(
+            f"{mask_path}: mask is {mask.shape[::-1]}, the image is {shape[::-1]} (w x h)"
+        )
+    return np.where(mask > 0, 255, 0).astype(np.uint8)
+
+
+def run_inpaint(
+    image: Path,
+    output: Path,
+    *,
+    boxes_json: Path | None = None,
+    mask_path: Path | None = None,
+    method: str = "telea",
+    overwrite: bool = False,
+) -> int:
+    """Repaint the regions in `image` and write the result to `output`; return frames changed."""
+    if (boxes_json is None) == (mask_path is None):
+        raise UsageError("give exactly one of --boxes and --mask")
+    if output.resolve() == image.resolve():
+        raise UsageError("the output would replace the input", hint="choose another -o path")
+    if output.exists() and not overwrite:
+        raise UsageError(f"{output} exists", hint="pass --overwrite to replace it")
+    scan = read_scan(image)
+    shape = (scan.height, scan.width)
+    if mask_path is not None:
+        masks = {i: load_mask(mask_path, shape) for i in range(scan.n_frames)}
+    else:
+        boxes = load_boxes(boxes_json, image)  # type: ignore[arg-type]
+        frames = sorted({b.frame for b in boxes if 0 <= b.frame < scan.n_frames})
+        masks = {f: boxes_to_mask([b for b in boxes if b.frame == f], shape) for f in frames}
+    changed = 0
+    for index, mask in masks.items():
+        if not mask.any():
+            continue
+        scan.set_frame(
+            index,
+            inpaint_stored(
+                scan.frames[index],
+                mask,
+                value_range=scan.value_range,
+                method=method,
+                palette=scan.palette,
+            ),
+        )
+        changed += 1
+    write_scan(scan, output)
+    return changed

@@ -1,0 +1,1 @@
+"""synth layer of medocr (see DESIGN.md)."""
