@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import data_store
-import numpy as np
 import pydicom
 
 from medocr_cli.io import read_scan
@@ -46,7 +45,11 @@ def main() -> None:
         before, after = read_scan(Path(r.path)), read_scan(Path(r.output))
         ds = pydicom.dcmread(r.output)
         frames_total += before.n_frames
-        if (after.n_frames, after.height, after.width) != (before.n_frames, before.height, before.width):
+        if (after.n_frames, after.height, after.width) != (
+            before.n_frames,
+            before.height,
+            before.width,
+        ):
             problems.append(f"{name}: geometry changed")
         if ds.BurnedInAnnotation != "NO":
             problems.append(f"{name}: BurnedInAnnotation not NO")
@@ -67,7 +70,9 @@ def main() -> None:
         "boxes": sum(r.boxes for r in images),
         "seconds": round(seconds, 1),
         "seconds_per_image": round(seconds / max(1, len(images)), 2),
-        "failed": {Path(r.path).name: r.error for r in summary.results if r.status == Status.FAILED},
+        "failed": {
+            Path(r.path).name: r.error for r in summary.results if r.status == Status.FAILED
+        },
         "problems": problems,
     }
     print(json.dumps(report, indent=2))

@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from _phi_images import ocr_words, phi_read
+
 from medocr_cli.io import read_scan
 from medocr_cli.pipeline.scrub import ScrubConfig, run_scrub
 from medocr_cli.types import Status

@@ -17,7 +17,16 @@ from pydicom.dataset import FileMetaDataset, validate_file_meta
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+from pydicom.uid import (
+    HTJ2K,
+    JPEG2000,
+    ExplicitVRLittleEndian,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLSNearLossless,
+    SecondaryCaptureImageStorage,
+    generate_uid,
+)
 
 from medocr_cli import __version__
 from medocr_cli.errors import InputFileError, UnsupportedError
@@ -28,6 +37,8 @@ from medocr_cli.io.scan import Scan
 CLEAN_PIXEL_CODE = ("113101", "DCM", "Clean Pixel Data Option")
 DEID_METHOD = f"medocr {__version__}: burned-in text removed"
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+#: Elements any real DICOM object has; a forced read of random bytes finds none of them.
+_IDENTIFYING = ("SOPClassUID", "SOPInstanceUID", "Modality", "Rows", "StudyInstanceUID")
 
 
 def read_dicom(path: Path) -> Scan:
@@ -44,9 +55,9 @@ def read_dicom(path: Path) -> Scan:
     except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError) as exc:
         raise InputFileError(f"not a readable DICOM file: {exc}", path=path) from exc
     if not any(k in ds for k in _PIXEL_KEYWORDS):
-        if len(ds) == 0:
+        if len(ds) == 0 or (ds.preamble is None and not any(k in ds for k in _IDENTIFYING)):
             raise InputFileError(
-                "no DICOM elements could be read (damaged or truncated)", path=path
+                "not DICOM, or damaged: no DICOM elements could be read", path=path
             )
         raise InputFileError(
             "DICOM file has no pixel data", hint="it holds no image, nothing to clean", path=path
@@ -62,7 +73,7 @@ def read_dicom(path: Path) -> Scan:
         ts = ds.file_meta.TransferSyntaxUID
         raise UnsupportedError(
             f"cannot decode pixel data ({ts.name}): {_first_line(exc)}",
-            hint="install the pylibjpeg plugins, or convert the file first",
+            hint="the data may be damaged, or use a codec pydicom's plugins do not decode",
             path=path,
         ) from exc
     except Exception as exc:  # pydicom raises many types for damaged data
@@ -167,6 +178,8 @@ def write_dicom(scan: Scan, target: Path, *, cleaned: bool = True) -> None:
     for _ in ds.iterall():  # parse every raw element now, so it is re-encoded, not copied as bytes
         pass
     syntax = ds.file_meta.TransferSyntaxUID
+    if syntax in LOSSY_SYNTAXES:
+        _record_lossy_history(ds, syntax)
     if syntax.is_encapsulated or not syntax.is_little_endian or syntax.is_deflated:
         syntax = ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     if arr.dtype.itemsize <= 2:
@@ -180,8 +193,12 @@ def write_dicom(scan: Scan, target: Path, *, cleaned: bool = True) -> None:
         _set_wide_pixel_data(ds, arr, scan)
     if had_frames and "NumberOfFrames" not in ds:
         ds.NumberOfFrames = n_frames_value
+    for keyword in ("ExtendedOffsetTable", "ExtendedOffsetTableLengths"):
+        if keyword in ds:  # only allowed with encapsulated (compressed) pixel data
+            del ds[keyword]
     if big_endian_source:
         _swap_binary_words(ds)
+        ds.set_original_encoding(syntax.is_implicit_VR, True)  # the words are little endian now
     if cleaned:
         mark_cleaned(ds)
     _sync_file_meta(ds)
@@ -208,6 +225,24 @@ def _set_wide_pixel_data(ds: Dataset, arr: np.ndarray, scan: Scan) -> None:
     ds.BitsAllocated = arr.dtype.itemsize * 8
     ds.BitsStored = scan.bits_stored
     ds.HighBit = scan.bits_stored - 1
+
+
+#: Transfer syntaxes that may have lost information; decoding them must leave a trace in the header.
+LOSSY_SYNTAXES = {
+    JPEGBaseline8Bit: "ISO_10918_1",
+    JPEGExtended12Bit: "ISO_10918_1",
+    JPEGLSNearLossless: "ISO_14495_1",
+    JPEG2000: "ISO_15444_1",
+    HTJ2K: "ISO_15444_15",
+}
+
+
+def _record_lossy_history(ds: Dataset, syntax: str) -> None:
+    """Keep the fact that the pixels went through lossy compression once they are stored raw."""
+    if ds.get("LossyImageCompression") != "01":
+        ds.LossyImageCompression = "01"
+    if "LossyImageCompressionMethod" not in ds:
+        ds.LossyImageCompressionMethod = LOSSY_SYNTAXES[syntax]
 
 
 _WORD_SIZE = {"OW": 2, "OL": 4, "OF": 4, "OD": 8, "OV": 8}
