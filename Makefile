@@ -5,9 +5,17 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.medocr-installed
-# Debian packages medocr needs at run time: Tesseract with its English model and the fonts the
-# examples and the dataset generator draw with.
-DEBIAN_PACKAGES := tesseract-ocr tesseract-ocr-eng fonts-dejavu-core fonts-liberation
+# Debian packages medocr needs at run time: Tesseract with its English model, and the fonts the
+# examples and the dataset generator draw with (printed, then handwriting). The handwriting fonts
+# fonts-sjfonts, fonts-kristi, fonts-rufscript and fonts-ecolier-court are reserved for
+# independent evaluation (DESIGN.md) and must never be added here.
+PRINTED_FONTS := fonts-dejavu-core fonts-liberation fonts-freefont-ttf fonts-terminus-otb \
+	fonts-inconsolata fonts-hack fonts-open-sans fonts-roboto fonts-lato fonts-crosextra-carlito \
+	fonts-crosextra-caladea fonts-go fonts-noto-mono fonts-cantarell fonts-3270 \
+	fonts-jetbrains-mono fonts-croscore
+HANDWRITING_FONTS := fonts-dkg-handwriting fonts-breip fonts-bwht fonts-dancingscript \
+	fonts-femkeklaver fonts-humor-sans fonts-comic-neue fonts-kaushanscript fonts-tomsontalks
+DEBIAN_PACKAGES := tesseract-ocr tesseract-ocr-eng $(PRINTED_FONTS) $(HANDWRITING_FONTS)
 export OMP_THREAD_LIMIT ?= 1
 
 .PHONY: setup system-deps demo test lint bench examples clean

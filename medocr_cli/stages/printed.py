@@ -39,14 +39,14 @@ class PrintedConfig:
             are usually lone and of another size).
     """
 
-    variants: tuple[str, ...] = ("tophat_white", "tophat_black", "inverted", "grey")
+    variants: tuple[str, ...] = ("tophat_white", "inverted", "grey")
     tophat_size: int = 15
     pad: int = 16
     upscale_below: int = 1100
     scale: float = 2.0
     blur_sigma: float = 1.0
     psm: int = 11
-    min_conf: float = 50.0
+    min_conf: float = 80.0
     weak_conf_floor: float = 0.0
 
 
@@ -142,14 +142,43 @@ def read_printed(
             )
             if box.x1 > box.x0 and box.y1 > box.y0:
                 boxes.append(box)
-    return _keep_plausible(boxes, config.min_conf / 100.0)
+    return _keep_plausible(boxes, config.min_conf / 100.0, (h, w))
 
 
-def _keep_plausible(boxes: list[Box], min_score: float) -> list[Box]:
-    """Keep confident words, and weak words that look like the confident ones (see config)."""
-    strong = [b for b in boxes if b.score >= min_score]
+def _keep_plausible(boxes: list[Box], min_score: float, frame_shape: tuple[int, int]) -> list[Box]:
+    """Keep words that look like overlay text, drop Tesseract's readings of anatomy texture.
+
+    Strong words: confident, word-like (see `_wordlike`), not taller than overlay text gets.
+    Weak words (low confidence, e.g. "DOE^JANE" gets 0) are kept only beside a strong word and
+    of its height: overlay text comes in blocks of same-sized lines, texture "words" come alone.
+    """
+    max_height = max(48, 0.1 * min(frame_shape))
+    sized = [b for b in boxes if b.height <= max_height]
+    strong = [b for b in sized if b.score >= min_score and _wordlike(b.text)]
     if not strong:
         return []
-    height = float(np.median([b.height for b in strong]))
-    weak = [b for b in boxes if b.score < min_score and 0.5 * height <= b.height <= 1.8 * height]
-    return strong + weak
+    kept = list(strong)
+    for b in sized:
+        if b.score >= min_score and _wordlike(b.text):
+            continue
+        near = [s for s in strong if _near(b, s) and 0.6 * s.height <= b.height <= 1.6 * s.height]
+        if near:
+            kept.append(b)
+    return kept
+
+
+def _wordlike(text: str) -> bool:
+    """Three or more letters/digits, or two that are not both lower case ("ID", "Se", "5m").
+
+    Tesseract reads textures as short lower-case pairs ("we", "fe", "ty") with high confidence.
+    """
+    chars = [ch for ch in text if ch.isalnum()]
+    return len(chars) >= 3 or (len(chars) == 2 and not all(ch.islower() for ch in chars))
+
+
+def _near(a: Box, b: Box) -> bool:
+    """Whether `a` lies within two line heights of `b` (same text block)."""
+    reach = 2 * b.height
+    return (
+        a.x0 < b.x1 + reach and a.x1 > b.x0 - reach and a.y0 < b.y1 + reach and a.y1 > b.y0 - reach
+    )
