@@ -40,7 +40,6 @@ def test_version():
 @pytest.mark.parametrize(
     "args",
     [
-        ["generate-dataset", "x"],
         ["train", "classifier", "x"],
         ["classify", "x"],
         ["merge", "x.json"],

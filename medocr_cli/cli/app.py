@@ -14,6 +14,7 @@ from medocr_cli import __version__
 from medocr_cli.cli import not_built
 from medocr_cli.cli.common import GlobalOptions, fail
 from medocr_cli.cli.extract import extract
+from medocr_cli.cli.generate_dataset import generate_dataset
 from medocr_cli.cli.inpaint import inpaint
 from medocr_cli.cli.scrub import scrub
 
@@ -63,7 +64,7 @@ def main_options(
     ctx.obj = GlobalOptions(device=device, quiet=quiet, verbose=verbose)
 
 
-app.command("generate-dataset")(not_built.generate_dataset)
+app.command("generate-dataset")(generate_dataset)
 app.command("train")(not_built.train)
 app.command("classify")(not_built.classify)
 app.command("extract")(extract)

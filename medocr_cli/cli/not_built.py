@@ -14,20 +14,6 @@ def _not_built(command: str, issue: str) -> None:
     fail(f"`medocr {command}` is not built yet ({issue}); nothing was done", code=2)
 
 
-def generate_dataset(
-    out: Annotated[Path, typer.Argument(help="Folder to write the dataset into.")],
-    count: Annotated[int, typer.Option(help="Number of images.")] = 4500,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 0,
-    size: Annotated[int, typer.Option(help="Image side in pixels.")] = 512,
-) -> None:
-    """Generate synthetic medical images with burned-in printed and handwritten text.
-
-    Writes the images, their clean originals, text masks, line crops and a manifest
-    (manifest.jsonl) labelling every image for every stage.
-    """
-    _not_built("generate-dataset", "the dataset generator")
-
-
 def train(
     stage: Annotated[str, typer.Argument(help="classifier, detector, recognizer or inpainter.")],
     data: Annotated[Path, typer.Argument(help="Dataset folder made by generate-dataset.")],

@@ -13,11 +13,13 @@ from medocr_cli.errors import OutputError
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
+def atomic_path(target: Path, *, durable: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only if the block succeeds.
 
     The temporary file lives in the same folder so the final `os.replace` is atomic on POSIX.
-    On any exception the temporary file is removed and the target is left as it was.
+    On any exception the temporary file is removed and the target is left as it was. With
+    `durable` the data is flushed to disk before the rename (cleaned scans); without it the
+    rename is still atomic but a power cut may lose it (generated data, cheap to remake).
 
     Raises:
         OutputError: The folder cannot be created or the disk is full.
@@ -34,8 +36,9 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except OSError as exc:

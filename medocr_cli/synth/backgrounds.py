@@ -11,14 +11,15 @@ Every sample is augmented (crop/zoom, flips, gamma, noise, blur, sometimes X-ray
 and a minority is colour: ultrasound Doppler-like patches, real Doppler crops, or tinted grey.
 Text is composited later by another module; nothing here draws a glyph, a ruler or a marker.
 
-Speed comes from two caches built lazily inside `BackgroundSource`: the decoded real/user images
-(read once, never per sample) and a few fixed-seed noise/speckle textures from which every sample
-takes a random window. Both are dropped when the source is pickled, so worker processes receive a
-small object and rebuild the caches on first use; results depend only on the caller's rng.
+Speed comes from two process-wide caches filled on first use: the decoded real/user images (read
+once per process, never per sample) and a few fixed-seed noise/speckle textures from which every
+sample takes a random window. A pickled `BackgroundSource` carries only its settings, so worker
+processes receive a small object; results depend only on the caller's rng.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
-from medocr_cli.errors import MedocrError, UsageError
+from medocr_cli.errors import UsageError
 from medocr_cli.io import read_scan
 from medocr_cli.io.walk import walk_inputs
 
@@ -43,8 +44,11 @@ USER_REAL_SHARE = 0.10
 
 #: Probability that a procedural ultrasound gets Doppler-like colour flow.
 DOPPLER_PROB = 0.40
-#: Probability that a grey output is tinted into RGB (monitor/printer tints, colour-mapped NM).
+#: Probability that a grey output gets a mild colour cast (monitor presets, scanned films).
 TINT_PROB = 0.06
+
+#: Probability that a real nuclear-medicine image is shown through a colour map.
+NM_COLOUR_PROB = 0.3
 
 #: Side of the fixed-seed noise and speckle textures; larger outputs tile them.
 _BANK_SIDE = 1024
@@ -54,6 +58,8 @@ _BANK_SEED = 0x6D65646F  # fixed: the textures never depend on the caller's rng
 _MAX_CACHED_SIDE = 1024
 #: Frames kept per multi-frame user DICOM (evenly spaced); a sample picks one at random.
 _USER_FRAMES_PER_FILE = 4
+#: Entries of the ultrasound log-compression table (intensity 0-2 in these steps).
+_US_LUT_STEPS = 4096
 #: Smallest side of a user image worth keeping as a background.
 _MIN_USER_SIDE = 32
 
@@ -108,24 +114,24 @@ REAL_CROPS: tuple[RealCrop, ...] = (
     # MR
     RealCrop("mr_head_small", "MR_small.dcm", (0,), (0, 0, 64, 64), 0.5),
     RealCrop("mr_head_multi", "emri_small.dcm", (0, 2, 4, 6, 8), (0, 0, 64, 64), 0.5),
-    RealCrop("mr_shoulder", "MR2_UNCR.dcm", (0,), (80, 100, 1024, 940)),
-    RealCrop("mr_shoulder", "MR2_J2KR.dcm", (0,), (80, 100, 1024, 940)),
+    RealCrop("mr_shoulder", "MR2_UNCR.dcm", (0,), (80, 104, 1016, 920)),
+    RealCrop("mr_shoulder", "MR2_J2KR.dcm", (0,), (80, 104, 1016, 920)),
     RealCrop("mr_abdomen", "MR-SIEMENS-DICOM-WithOverlays.dcm", (0,), (0, 100, 484, 420)),
     RealCrop("mr_abdomen", "examples_overlay.dcm", (0,), (0, 0, 484, 300)),
     # CR (radiographs)
     RealCrop("cr_chest", "RG1_UNCR.dcm", (0,), (0, 40, 1841, 1955)),
     RealCrop("cr_chest", "RG1_J2KR.dcm", (0,), (0, 40, 1841, 1955)),
-    RealCrop("cr_ankle", "RG3_UNCR.dcm", (0,), (445, 0, 1110, 1760)),  # the "R" marker is right
+    RealCrop("cr_ankle", "RG3_UNCR.dcm", (0,), (445, 0, 1110, 1760)),  # left of the "R" marker
     RealCrop("cr_ankle", "RG3_J2KR.dcm", (0,), (445, 0, 1110, 1760)),
     # NM (whole-body bone scan)
     RealCrop("nm_bone_scan", "JPGExtended.dcm", (0,), (0, 80, 256, 900)),
     RealCrop("nm_bone_scan", "JPEG-LL.dcm", (0,), (0, 80, 256, 900)),
     RealCrop("nm_bone_scan", "JPEG2000_UNC.dcm", (0,), (0, 80, 256, 900)),
     # US: power Doppler of a lymph node, inside each ROI box (the box lines are outside)
-    RealCrop("us_doppler_node", "examples_jpeg2k.dcm", (0,), (90, 152, 314, 290)),
-    RealCrop("us_doppler_node", "examples_jpeg2k.dcm", (0,), (322, 152, 544, 290)),
     RealCrop("us_doppler_node", "US1_UNCR.dcm", (0,), (90, 152, 314, 290)),
     RealCrop("us_doppler_node", "US1_UNCR.dcm", (0,), (322, 152, 544, 290)),
+    RealCrop("us_doppler_node", "examples_jpeg2k.dcm", (0,), (90, 152, 314, 290)),
+    RealCrop("us_doppler_node", "examples_jpeg2k.dcm", (0,), (322, 152, 544, 290)),
     # US: echocardiography, inside the sector (overlay text sits in the corners)
     RealCrop("us_echo_cine", "examples_ybr_color.dcm", (0, 6, 12, 18, 24), (65, 40, 275, 200)),
     RealCrop("us_echo_aorta", "JPGLosslessP14SV1_1s_1f_8b.dcm", (0,), (240, 260, 610, 640)),
@@ -167,15 +173,17 @@ def real_data_folders() -> list[Path]:
 class BackgroundSource:
     """Draws clean backgrounds: procedural, curated real crops and, optionally, user images.
 
-    The source is cheap to construct and to pickle; the decoded images and noise textures are
-    built on first use in each process. Call `validate()` once (the CLI does) to fail early
-    when a user folder holds no usable image.
+    The source is cheap to construct and to pickle: it carries only its settings. The decoded
+    real/user images and the noise textures are built on first use and kept in process-wide
+    caches, so every copy in a worker (one per task, if it is sent that way) shares them and
+    each worker decodes the files once. Call `validate()` once in the parent (the CLI does) to
+    fail early when a user folder holds no usable image.
 
     Args:
         user_dir: A folder of clean PNG/DICOM scans (searched recursively), or None.
         use_real: Whether to use the curated crops of pydicom's and pydicom-data's real scans.
         max_user_images: At most this many user files are read (evenly spaced over the sorted
-            list), which bounds memory in every worker process.
+            list; 0 reads all), which bounds memory and start-up time in every worker process.
 
     Raises:
         UsageError: `user_dir` does not exist or is not a folder.
@@ -201,13 +209,12 @@ class BackgroundSource:
         self._reset_caches()
 
     def _reset_caches(self) -> None:
-        self._real: list[list[_Image]] | None = None
+        self._real: tuple[tuple[_Image, ...], ...] | None = None
         self._real_weights: np.ndarray | None = None
-        self._user: list[_Image] | None = None
-        self._banks: _NoiseBanks | None = None
+        self._user: tuple[_Image, ...] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle only the settings: caches are rebuilt lazily in the receiving process."""
+        """Pickle only the settings: the receiving process uses (or fills) its own caches."""
         return {
             "user_dir": self.user_dir,
             "use_real": self.use_real,
@@ -222,15 +229,19 @@ class BackgroundSource:
         self._reset_caches()
 
     def validate(self) -> None:
-        """Load the user folder now and fail with a usage error when it holds no usable image.
+        """Load everything now; fail with a usage error when the user folder has no usable image.
 
-        Loading reads every (capped) file once, so call this once in the parent process before
-        starting workers; `sample` would otherwise raise the same error on first use.
+        Call it once in the parent process before starting workers (the CLI does). It reads
+        the user folder, decodes the curated real crops and builds the noise textures into
+        this process's caches, so forked workers start warm (spawned ones load on their first
+        sample). Without this call `sample` raises the same error on first use.
 
         Raises:
             UsageError: The user folder has no image that can be read.
         """
         self._user_images()
+        self._real_groups()
+        self._noise_banks()
 
     def sample(self, rng: np.random.Generator, size: int) -> Background:
         """Draw one augmented background of `size` x `size` pixels.
@@ -244,15 +255,17 @@ class BackgroundSource:
         if kind == "procedural":
             modality = PROCEDURAL_MODALITIES[int(rng.integers(len(PROCEDURAL_MODALITIES)))]
             image = _PROCEDURAL[modality](rng, size, banks)
-            image = _warp(image, rng)
             source = "procedural"
         else:
             picked = self._pick_image(rng, kind)
             image = _crop_square(picked.pixels, rng, size)
             modality, source = picked.modality, picked.source
         image = _augment(image, rng, banks, xray_style=modality in ("XR", "CR"))
-        if image.ndim == 2 and rng.random() < TINT_PROB:
-            image = _tint(image, rng)
+        if image.ndim == 2:
+            if modality == "NM" and rng.random() < NM_COLOUR_PROB:
+                image = _colour_map(image, rng)
+            elif rng.random() < TINT_PROB:
+                image = _tint(image, rng)
         return Background(np.ascontiguousarray(image), modality, source)
 
     # -- choosing ------------------------------------------------------------------------------
@@ -281,53 +294,47 @@ class BackgroundSource:
     # -- lazy caches ---------------------------------------------------------------------------
 
     def _noise_banks(self) -> _NoiseBanks:
-        if self._banks is None:
-            self._banks = _NoiseBanks.build()
-        return self._banks
+        return _shared_noise_banks()
 
-    def _real_groups(self) -> list[list[_Image]]:
+    def _real_groups(self) -> tuple[tuple[_Image, ...], ...]:
         if self._real is None:
-            groups, weights = _load_real_crops() if self.use_real else ([], [])
+            groups, weights = _real_pool(tuple(real_data_folders())) if self.use_real else ((), ())
             self._real = groups
             total = sum(weights)
             self._real_weights = np.array([w / total for w in weights]) if groups else None
         return self._real
 
-    def _user_images(self) -> list[_Image]:
+    def _user_images(self) -> tuple[_Image, ...]:
         if self._user is None:
             if self.user_dir is None:
-                self._user = []
+                self._user = ()
             else:
-                self._user = _load_user_images(self.user_dir, self.max_user_images)
-                if not self._user:
-                    raise UsageError(
-                        f"backgrounds folder {self.user_dir} holds no readable PNG or DICOM image",
-                        hint="put clean scans (PNG, JPEG, TIFF or DICOM) in it, or drop "
-                        "--backgrounds",
-                    )
+                self._user = _user_pool(self.user_dir.resolve(), self.max_user_images)
         return self._user
 
 
 # -- loading real and user images --------------------------------------------------------------
 
 
-def _load_real_crops() -> tuple[list[list[_Image]], list[float]]:
-    """Decode the curated files that are present, keeping only their text-free crops."""
-    folders = real_data_folders()
+@functools.lru_cache(maxsize=4)
+def _real_pool(
+    folders: tuple[Path, ...],
+) -> tuple[tuple[tuple[_Image, ...], ...], tuple[float, ...]]:
+    """Decode the curated files present in `folders` (once per process), keeping their crops."""
     rows_by_group: dict[str, list[RealCrop]] = {}
     for row in REAL_CROPS:
         rows_by_group.setdefault(row.group, []).append(row)
-    groups: list[list[_Image]] = []
+    groups: list[tuple[_Image, ...]] = []
     weights: list[float] = []
     for rows in rows_by_group.values():
         images = _load_group(rows, folders)
         if images:
-            groups.append(images)
+            groups.append(tuple(images))
             weights.append(rows[0].weight)
-    return groups, weights
+    return tuple(groups), tuple(weights)
 
 
-def _load_group(rows: list[RealCrop], folders: list[Path]) -> list[_Image]:
+def _load_group(rows: list[RealCrop], folders: tuple[Path, ...]) -> list[_Image]:
     """Crops of the first file of a group that exists and decodes (a file may have several)."""
     for filename in dict.fromkeys(row.filename for row in rows):
         path = next((f / filename for f in folders if (f / filename).is_file()), None)
@@ -361,8 +368,13 @@ def _crops_of(path: Path, rows: list[RealCrop]) -> list[_Image]:
     return images
 
 
-def _load_user_images(root: Path, limit: int) -> list[_Image]:
-    """Read up to `limit` user files (evenly spaced when there are more), skipping bad ones."""
+@functools.lru_cache(maxsize=8)
+def _user_pool(root: Path, limit: int) -> tuple[_Image, ...]:
+    """Read a user folder once per process; raise a usage error when nothing in it is usable.
+
+    Up to `limit` files are read (evenly spaced over the sorted list when there are more);
+    unreadable files are skipped. A failed load is not cached.
+    """
     files = [f for f in walk_inputs([root]) if f.candidate]
     if len(files) > limit > 0:
         keep = np.linspace(0, len(files) - 1, limit).round().astype(int)
@@ -370,7 +382,12 @@ def _load_user_images(root: Path, limit: int) -> list[_Image]:
     images: list[_Image] = []
     for item in files:
         images.extend(_user_frames(item.path, item.rel.as_posix()))
-    return images
+    if not images:
+        raise UsageError(
+            f"backgrounds folder {root} holds no readable PNG or DICOM image",
+            hint="put clean scans (PNG, JPEG, TIFF or DICOM) in it, or drop --backgrounds",
+        )
+    return tuple(images)
 
 
 def _user_frames(path: Path, rel: str) -> list[_Image]:
@@ -382,7 +399,7 @@ def _user_frames(path: Path, rel: str) -> list[_Image]:
             n = scan.n_frames
             picks = np.linspace(0, n - 1, min(n, _USER_FRAMES_PER_FILE)).round().astype(int)
             views = [scan.display(int(i)) for i in sorted(set(picks.tolist()))]
-    except (MedocrError, ValueError, TypeError, KeyError, AttributeError, OSError, RuntimeError):
+    except Exception:  # unreadable or undecodable: skip it, as a folder run does
         return []
     out = []
     for view in views:
@@ -450,13 +467,19 @@ class _NoiseBanks:
         return cls(white, grain, speckle.astype(np.float32), additive)
 
 
+@functools.cache
+def _shared_noise_banks() -> _NoiseBanks:
+    """The noise textures of this process, built on first use."""
+    return _NoiseBanks.build()
+
+
 def _window(bank: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
-    """A random `size` x `size` window of a texture (tiled when `size` exceeds it)."""
+    """A random `size` x `size` window of a texture (wrapping around when `size` exceeds it)."""
     side = bank.shape[0]
     if size > side:
-        reps = -(-size // side) + 1
-        bank = np.tile(bank, (reps, reps))
-        side = bank.shape[0]
+        x, y = rng.integers(0, side, size=2)
+        rows = bank.take(np.arange(y, y + size), axis=0, mode="wrap")
+        return rows.take(np.arange(x, x + size), axis=1, mode="wrap")
     x, y = rng.integers(0, side - size + 1, size=2)
     return bank[y : y + size, x : x + size]
 
@@ -482,6 +505,16 @@ def _smooth_field(rng: np.random.Generator, side: int, cells: int, amp: float) -
     return cv2.resize(coarse, (side, side), interpolation=cv2.INTER_CUBIC)
 
 
+def _soft(img: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur; wide ones run at a quarter of the resolution (same look, far cheaper)."""
+    if sigma < 3.0:
+        return cv2.GaussianBlur(img, (0, 0), sigma)
+    side = img.shape[0]
+    small = cv2.resize(img, (side // 4, side // 4), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma / 4)
+    return cv2.resize(small, (side, side), interpolation=cv2.INTER_LINEAR)
+
+
 def _finish(lo: np.ndarray, size: int) -> np.ndarray:
     """Upscale a half-resolution drawing to the output size (linear: soft, natural edges)."""
     if lo.shape[0] == size:
@@ -493,177 +526,238 @@ def _to_u8(img: np.ndarray) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def _ct(rng: np.random.Generator, size: int, banks: _NoiseBanks) -> np.ndarray:
-    """An axial CT slice in a soft-tissue window: head, thorax or abdomen; air is black."""
-    side = max(32, size // 2)
-    img = np.full((side, side), -60.0, np.float32)
-    cx, cy = side * _u(rng, 0.46, 0.54), side * _u(rng, 0.45, 0.55)
-    region = rng.choice(3, p=[0.35, 0.35, 0.30])
-    if region == 0:
-        _ct_head(img, rng, cx, cy, side)
+class _Tones(NamedTuple):
+    """Display grey levels of tissues for one contrast (CT window, MR T1 or T2)."""
+
+    air: float
+    skin: float
+    fat: float
+    muscle: float
+    bone: float
+    marrow: float
+    csf: float
+    grey: float
+    white: float
+    liver: float
+    spleen: float
+    kidney: float
+    vessel: float
+    lung: float
+    fluid: float
+
+
+_CT_TONES = _Tones(-120, 100, 68, 112, 262, 185, 68, 113, 102, 138, 128, 168, 150, -40, 95)
+_T1_TONES = _Tones(0, 150, 215, 80, 12, 175, 35, 100, 150, 120, 95, 110, 5, 8, 40)
+_T2_TONES = _Tones(0, 130, 165, 55, 10, 125, 225, 120, 85, 60, 130, 150, 5, 8, 230)
+
+
+def _fill(
+    img: np.ndarray, c: tuple[float, float], ax: tuple[float, float], v: float, ang: float = 0
+) -> None:
+    cv2.ellipse(img, _pt(*c), _ax(*ax), ang, 0, 360, float(v), -1)
+
+
+def _mask(side: int, c: tuple[float, float], ax: tuple[float, float], ang: float = 0) -> np.ndarray:
+    m = np.zeros((side, side), np.float32)
+    _fill(m, c, ax, 1.0, ang)
+    return m
+
+
+def _draw_head(img: np.ndarray, rng: np.random.Generator, t: _Tones) -> None:
+    """An axial head: scalp, skull with diploe, cortex with sulci, white matter, ventricles."""
+    s = img.shape[0]
+    c = (s * _u(rng, 0.46, 0.54), s * _u(rng, 0.46, 0.54))
+    a, b = s * _u(rng, 0.27, 0.34), s * _u(rng, 0.34, 0.41)
+    ang = _u(rng, -8, 8)
+    bone = s * _u(rng, 0.022, 0.035)
+    _fill(img, c, (a + s * 0.018, b + s * 0.018), t.skin, ang)
+    _fill(img, c, (a, b), t.bone, ang)
+    _fill(img, c, (a - bone * 0.3, b - bone * 0.3), t.marrow, ang)
+    _fill(img, c, (a - bone * 0.7, b - bone * 0.7), t.bone, ang)
+    ai, bi = a - bone, b - bone
+    _fill(img, c, (ai, bi), t.csf, ang)
+    brain = _mask(s, c, (ai * 0.97, bi * 0.97), ang)
+    depth = _soft(_mask(s, c, (ai * 0.8, bi * 0.85), ang), s * 0.04)
+    cells = int(rng.integers(22, 32))
+    folds = _smooth_field(rng, s, cells, 1.0)
+    wm = depth + 0.35 * folds > 0.55  # white matter reaching into the gyri
+    sulci = (np.abs(folds) < 0.08) & (depth < 0.45)  # CSF in the sulci near the surface
+    tissue = np.where(wm, t.white, t.grey) + _smooth_field(rng, s, 10, 5.0)
+    tissue = np.where(sulci, t.csf, tissue)
+    img[:] = np.where(brain > 0, tissue, img)
+    vy = c[1] - bi * _u(rng, 0.0, 0.12)
+    for sgn in (-1, 1):  # lateral ventricles (frontal and occipital horns)
+        vx = c[0] + sgn * ai * _u(rng, 0.08, 0.14)
+        axes = (ai * _u(rng, 0.04, 0.09), bi * _u(rng, 0.16, 0.26))
+        _fill(img, (vx, vy - bi * 0.12), axes, t.csf, ang + sgn * _u(rng, 10, 25))
+        _fill(
+            img,
+            (vx + sgn * ai * 0.05, vy + bi * 0.3),
+            (axes[0], axes[1] * 0.5),
+            t.csf,
+            ang - sgn * 20,
+        )
+    cv2.line(
+        img,
+        _pt(c[0], c[1] - bi * 0.95),
+        _pt(c[0], vy - bi * 0.4),
+        t.csf + 0.5 * (t.bone - t.csf),
+        1,
+    )
+    if rng.random() < 0.4:  # a lesion, bleed or infarct
+        p = (c[0] + ai * _u(rng, -0.5, 0.5), c[1] + bi * _u(rng, -0.5, 0.5))
+        _fill(
+            img,
+            p,
+            (ai * _u(rng, 0.05, 0.18), bi * _u(rng, 0.05, 0.15)),
+            _u(rng, 0.6, 1.4) * t.grey,
+            _u(rng, 0, 180),
+        )
+
+
+def _draw_trunk(img: np.ndarray, rng: np.random.Generator, t: _Tones, *, thorax: bool) -> None:
+    """An axial thorax or abdomen slice: fat, muscle wall, organs, spine, table."""
+    s = img.shape[0]
+    cx, cy = s * _u(rng, 0.46, 0.54), s * _u(rng, 0.44, 0.52)
+    a, b = s * _u(rng, 0.36, 0.46), s * _u(rng, 0.24, 0.32)
+    fat = _u(rng, 0.04, 0.13)
+    if t.air < 0:  # CT: the table under the patient
+        cv2.ellipse(img, _pt(cx, cy + b + s * 0.65), _ax(a * 1.3, s * 0.6), 0, 200, 340, 150, 2)
+    _fill(img, (cx, cy), (a + 2, b + 2), t.skin)
+    _fill(img, (cx, cy), (a, b), t.fat)
+    am, bm = a * (1 - fat), b * (1 - fat * 1.4)
+    _fill(img, (cx, cy), (am, bm), t.muscle)
+    cav = _mask(s, (cx, cy - bm * 0.05), (am * 0.9, bm * 0.8))
+    if thorax:
+        inside = t.muscle + 0.2 * (t.fat - t.muscle) + _smooth_field(rng, s, 8, 4.0)
+    else:  # mesenteric fat between loops
+        mix = _smooth_field(rng, s, int(rng.integers(18, 28)), 1.0) > 0.35
+        inside = np.where(mix, t.fat, t.muscle * 1.05) + _smooth_field(rng, s, 8, 4.0)
+    img[:] = np.where(cav > 0, inside, img)
+    vy, vr = cy + bm * 0.55, bm * _u(rng, 0.14, 0.18)
+    for sgn in (-1, 1):  # paraspinal muscles
+        _fill(
+            img,
+            (cx + sgn * vr * 1.5, vy + vr * 1.3),
+            (vr * 1.2, vr * 0.9),
+            t.muscle * 0.95,
+            sgn * 15,
+        )
+    if thorax:
+        _draw_lungs(img, rng, t, cx, cy, am, bm)
     else:
-        _ct_body(img, rng, cx, cy, side, thorax=region == 1)
-    img = cv2.GaussianBlur(img, (0, 0), 0.7)
+        _draw_abdomen(img, rng, t, cx, cy, am, bm)
+    _fill(img, (cx, vy), (vr, vr * 0.9), t.bone)  # vertebra: cortex, marrow, canal, arch
+    _fill(img, (cx, vy), (vr * 0.85, vr * 0.75), t.marrow)
+    _fill(img, (cx, vy + vr * 1.45), (vr * 0.45, vr * 0.4), t.csf)
+    cv2.ellipse(img, _pt(cx, vy + vr * 1.5), _ax(vr * 0.9, vr * 0.8), 0, 20, 160, t.bone, 2)
+    cv2.line(img, _pt(cx, vy + vr * 2.3), _pt(cx, vy + vr * 3.0), t.bone, 2)
+
+
+def _draw_lungs(
+    img: np.ndarray, rng: np.random.Generator, t: _Tones, cx: float, cy: float, a: float, b: float
+) -> None:
+    s = img.shape[0]
+    lung = np.zeros_like(img)
+    for sgn in (-1, 1):  # bean shapes: two overlapping ellipses per side
+        _fill(
+            lung,
+            (cx + sgn * a * 0.5, cy - b * 0.1),
+            (a * _u(rng, 0.30, 0.36), b * _u(rng, 0.5, 0.62)),
+            1.0,
+            sgn * 10,
+        )
+        _fill(lung, (cx + sgn * a * 0.42, cy + b * 0.2), (a * 0.3, b * 0.45), 1.0, sgn * -15)
+    vessels = np.zeros_like(img)
+    for sgn in (-1, 1):  # vessel trees branching out of the hila
+        for _ in range(int(rng.integers(4, 8))):
+            th = rng.uniform(-1.3, 1.3)
+            start = (cx + sgn * a * 0.22, cy + b * _u(rng, -0.2, 0.2))
+            _branch(
+                vessels, rng, start, th if sgn > 0 else math.pi - th, a * _u(rng, 0.12, 0.25), 3
+            )
+    n = int(rng.integers(20, 50))
+    for x, y in zip(rng.uniform(cx - a, cx + a, n), rng.uniform(cy - b, cy + b, n), strict=True):
+        cv2.circle(vessels, _pt(x, y), int(rng.integers(1, 3)), 1.0, -1)
+    parenchyma = t.lung + _smooth_field(rng, s, 12, 6.0)
+    img[:] = np.where(lung > 0, np.where(vessels > 0, t.vessel * 0.7, parenchyma), img)
+    _fill(img, (cx + a * 0.12, cy), (a * 0.28, b * 0.42), t.muscle * 1.1, 20)  # heart
+    _fill(img, (cx - a * 0.05, cy - b * 0.45), (b * 0.12, b * 0.12), t.vessel)  # aorta
+    for k in range(int(rng.integers(6, 12))):  # ribs cut obliquely around the rim
+        th = math.radians(_u(rng, 200, 340) if k % 2 else _u(rng, 20, 160))
+        p = (cx + a * 1.02 * math.cos(th), cy + b * 1.0 * math.sin(th))
+        _fill(img, p, (a * 0.05, b * 0.035), t.bone, math.degrees(th) + 90)
+
+
+def _branch(
+    img: np.ndarray,
+    rng: np.random.Generator,
+    start: tuple[float, float],
+    th: float,
+    length: float,
+    depth: int,
+) -> None:
+    """Draw a small branching tree (lung vessels) from `start` in direction `th`."""
+    end = (start[0] + math.cos(th) * length, start[1] + math.sin(th) * length)
+    cv2.line(img, _pt(*start), _pt(*end), 1.0, 1)
+    if depth > 1:
+        for turn in (-1, 1):
+            _branch(img, rng, end, th + turn * _u(rng, 0.2, 0.6), length * 0.7, depth - 1)
+
+
+def _draw_abdomen(
+    img: np.ndarray, rng: np.random.Generator, t: _Tones, cx: float, cy: float, a: float, b: float
+) -> None:
+    _fill(img, (cx - a * 0.42, cy - b * 0.12), (a * 0.45, b * 0.62), t.liver + _u(rng, -8, 8), 15)
+    _fill(img, (cx + a * 0.62, cy - b * 0.25), (a * 0.16, b * 0.3), t.spleen, -25)
+    for sgn in (-1, 1):  # kidneys with their sinus
+        k = (cx + sgn * a * 0.4, cy + b * 0.35)
+        _fill(img, k, (a * 0.1, b * 0.2), t.kidney, sgn * 25)
+        _fill(img, (k[0] - sgn * a * 0.03, k[1]), (a * 0.035, b * 0.08), t.fat, sgn * 25)
+    _fill(img, (cx - a * 0.05, cy + b * 0.32), (b * 0.08, b * 0.08), t.vessel)  # aorta
+    _fill(img, (cx - a * 0.2, cy + b * 0.25), (b * 0.09, b * 0.07), t.vessel * 0.9)  # cava
+    for _ in range(int(rng.integers(4, 10))):  # bowel loops, some with gas
+        p = (cx + a * _u(rng, -0.3, 0.6), cy + b * _u(rng, -0.4, 0.3))
+        val = t.air if rng.random() < 0.35 else t.fluid + _u(rng, 0, 25)
+        _fill(img, p, (a * _u(rng, 0.04, 0.1), b * _u(rng, 0.05, 0.12)), val, _u(rng, 0, 180))
+
+
+def _ct(rng: np.random.Generator, size: int, banks: _NoiseBanks) -> np.ndarray:
+    """An axial CT slice (head, thorax or abdomen) in a soft-tissue, lung or bone window."""
+    side = max(32, size // 2)
+    img = np.full((side, side), _CT_TONES.air, np.float32)
+    region = int(rng.choice(3, p=[0.35, 0.35, 0.30]))
+    if region == 0:
+        _draw_head(img, rng, _CT_TONES)
+    else:
+        _draw_trunk(img, rng, _CT_TONES, thorax=region == 1)
+    img = _apply_layout(cv2.GaussianBlur(img, (0, 0), 0.7), _layout(rng, side), _CT_TONES.air)
     out = _finish(img, size)
     out += _window(banks.grain, rng, size) * _u(rng, 4.0, 12.0)
+    u = rng.random()
+    if region == 1 and u < 0.3:  # lung window
+        out = (out + 70.0) * 1.5
+    elif u < 0.1:  # bone window
+        out = (out - 70.0) * 1.4
     return _to_u8(out)
 
 
-def _ct_head(img: np.ndarray, rng: np.random.Generator, cx: float, cy: float, s: int) -> None:
-    a, b = s * _u(rng, 0.28, 0.34), s * _u(rng, 0.34, 0.41)
-    ang = _u(rng, -8, 8)
-    bone = _u(rng, 0.025, 0.04) * s
-    cv2.ellipse(img, _pt(cx, cy), _ax(a + 0.02 * s, b + 0.02 * s), ang, 0, 360, 95, -1)
-    cv2.ellipse(img, _pt(cx, cy), _ax(a, b), ang, 0, 360, _u(rng, 235, 275), -1)
-    brain = np.zeros_like(img)
-    cv2.ellipse(brain, _pt(cx, cy), _ax(a - bone, b - bone), ang, 0, 360, 1.0, -1)
-    texture = _smooth_field(rng, s, 12, 9.0) + _u(rng, 100, 120)
-    img[:] = np.where(brain > 0, texture, img)
-    # grey/white matter: a slightly darker inner region
-    cv2.ellipse(img, _pt(cx, cy), _ax(a * 0.62, b * 0.68), ang, 0, 360, _u(rng, 92, 104), -1)
-    for sgn in (-1, 1):  # lateral ventricles and a little CSF
-        vx = cx + sgn * a * _u(rng, 0.10, 0.16)
-        axes = _ax(a * _u(rng, 0.05, 0.10), b * _u(rng, 0.20, 0.32))
-        cv2.ellipse(img, _pt(vx, cy - b * 0.05), axes, ang + sgn * _u(rng, 8, 20), 0, 360, 55, -1)
-    cv2.line(img, _pt(cx, cy - b * 0.9), _pt(cx, cy - b * 0.35), 135, 1)  # falx
-    if rng.random() < 0.5:  # a dense focus or lesion
-        p = _pt(cx + a * _u(rng, -0.5, 0.5), cy + b * _u(rng, -0.5, 0.5))
-        val = _u(rng, 60, 150)
-        cv2.ellipse(
-            img, p, _ax(a * _u(rng, 0.05, 0.15), b * _u(rng, 0.05, 0.15)), 0, 0, 360, val, -1
-        )
-
-
-def _ct_body(
-    img: np.ndarray, rng: np.random.Generator, cx: float, cy: float, s: int, *, thorax: bool
-) -> None:
-    a, b = s * _u(rng, 0.36, 0.46), s * _u(rng, 0.25, 0.33)
-    fat = _u(rng, 0.04, 0.12)
-    table_y = cy + b + s * _u(rng, 0.02, 0.05)
-    cv2.ellipse(img, _pt(cx, table_y + s * 0.6), _ax(a * 1.3, s * 0.6), 0, 200, 340, 150, 2)
-    cv2.ellipse(img, _pt(cx, cy), _ax(a, b), 0, 0, 360, _u(rng, 60, 80), -1)  # fat
-    cv2.ellipse(img, _pt(cx, cy), _ax(a * (1 - fat), b * (1 - fat * 1.3)), 0, 0, 360, 112, -1)
-    inner = np.zeros_like(img)
-    cv2.ellipse(inner, _pt(cx, cy), _ax(a * (1 - fat), b * (1 - fat * 1.3)), 0, 0, 360, 1, -1)
-    img += inner * _smooth_field(rng, s, 10, 6.0)
-    if thorax:
-        _ct_thorax(img, rng, cx, cy, a, b)
-    else:
-        _ct_abdomen(img, rng, cx, cy, a, b)
-    # spine: vertebral body, canal and posterior elements
-    vy, vr = cy + b * 0.55, b * _u(rng, 0.14, 0.18)
-    cv2.circle(img, _pt(cx, vy), round(vr), _u(rng, 170, 200), -1)
-    cv2.circle(img, _pt(cx, vy), round(vr), 255, max(1, round(vr * 0.15)))
-    cv2.circle(img, _pt(cx, vy + vr * 1.45), round(vr * 0.45), 100, -1)
-    cv2.ellipse(img, _pt(cx, vy + vr * 1.5), _ax(vr * 0.9, vr * 0.8), 0, 20, 160, 240, 2)
-
-
-def _ct_thorax(
-    img: np.ndarray, rng: np.random.Generator, cx: float, cy: float, a: float, b: float
-) -> None:
-    lung = np.zeros_like(img)
-    for sgn in (-1, 1):
-        center = _pt(cx + sgn * a * _u(rng, 0.42, 0.5), cy - b * _u(rng, 0.0, 0.1))
-        axes = _ax(a * _u(rng, 0.30, 0.38), b * _u(rng, 0.58, 0.72))
-        cv2.ellipse(lung, center, axes, sgn * _u(rng, 0, 12), 0, 360, 1, -1)
-    img[:] = np.where(lung > 0, _u(rng, -40, 10), img)
-    n = int(rng.integers(40, 90))  # vessels in the lungs
-    xs, ys = rng.uniform(cx - a, cx + a, n), rng.uniform(cy - b, cy + b, n)
-    for x, y in zip(xs, ys, strict=True):
-        if lung[int(np.clip(y, 0, lung.shape[0] - 1)), int(np.clip(x, 0, lung.shape[1] - 1))]:
-            cv2.circle(img, _pt(x, y), int(rng.integers(1, 3)), _u(rng, 60, 130), -1)
-    cv2.ellipse(img, _pt(cx + a * 0.12, cy), _ax(a * 0.28, b * 0.42), 20, 0, 360, 125, -1)  # heart
-    cv2.circle(img, _pt(cx - a * 0.05, cy - b * 0.45), round(b * 0.12), _u(rng, 125, 190), -1)
-    for k in range(int(rng.integers(6, 11))):  # ribs cut obliquely around the rim
-        t = math.radians(_u(rng, 200, 340) if k % 2 else _u(rng, 20, 160))
-        p = _pt(cx + a * 0.93 * math.cos(t), cy + b * 0.9 * math.sin(t))
-        cv2.ellipse(img, p, _ax(a * 0.05, b * 0.03), math.degrees(t) + 90, 0, 360, 230, -1)
-
-
-def _ct_abdomen(
-    img: np.ndarray, rng: np.random.Generator, cx: float, cy: float, a: float, b: float
-) -> None:
-    liver = _u(rng, 130, 150)
-    cv2.ellipse(
-        img, _pt(cx - a * 0.42, cy - b * 0.15), _ax(a * 0.42, b * 0.6), 15, 0, 360, liver, -1
-    )
-    cv2.ellipse(
-        img, _pt(cx + a * 0.62, cy - b * 0.25), _ax(a * 0.16, b * 0.3), -25, 0, 360, 128, -1
-    )
-    for sgn in (-1, 1):  # kidneys
-        k = _pt(cx + sgn * a * 0.38, cy + b * 0.35)
-        cv2.ellipse(img, k, _ax(a * 0.1, b * 0.2), sgn * 25, 0, 360, _u(rng, 150, 190), -1)
-        cv2.ellipse(img, k, _ax(a * 0.04, b * 0.08), sgn * 25, 0, 360, 100, -1)
-    cv2.circle(img, _pt(cx - a * 0.05, cy + b * 0.3), round(b * 0.08), _u(rng, 140, 200), -1)
-    for _ in range(int(rng.integers(4, 10))):  # bowel loops, some with gas
-        p = _pt(cx + a * _u(rng, -0.3, 0.6), cy + b * _u(rng, -0.4, 0.3))
-        val = -60.0 if rng.random() < 0.4 else _u(rng, 95, 125)
-        cv2.ellipse(
-            img, p, _ax(a * _u(rng, 0.04, 0.1), b * _u(rng, 0.05, 0.12)), 0, 0, 360, val, -1
-        )
-
-
 def _mr(rng: np.random.Generator, size: int, banks: _NoiseBanks) -> np.ndarray:
-    """An MR slice: smooth tissue contrast, bright fat, flow voids, bias field, Rician noise."""
+    """An MR slice (T1 or T2): smooth tissue contrast, flow voids, bias field, Rician noise."""
     side = max(32, size // 2)
+    tones = _T2_TONES if rng.random() < 0.4 else _T1_TONES
     img = np.zeros((side, side), np.float32)
-    cx, cy = side * _u(rng, 0.45, 0.55), side * _u(rng, 0.45, 0.55)
-    t2 = rng.random() < 0.4
     if rng.random() < 0.55:
-        _mr_head(img, rng, cx, cy, side, t2=t2)
+        _draw_head(img, rng, tones)
     else:
-        _mr_body(img, rng, cx, cy, side, t2=t2)
-    img = cv2.GaussianBlur(img, (0, 0), 1.0)
+        _draw_trunk(img, rng, tones, thorax=rng.random() < 0.3)
+    img = _apply_layout(cv2.GaussianBlur(img, (0, 0), 0.9), _layout(rng, side), 0.0)
     img *= 1.0 + _smooth_field(rng, side, 3, 0.25)  # coil bias field
-    out = _finish(img, size)
-    sigma = _u(rng, 3.0, 10.0)
+    out = _finish(img, size) * _u(rng, 0.8, 1.1)
+    sigma = _u(rng, 2.0, 9.0)
     re = out + _window(banks.white, rng, size) * sigma
     im = _window(banks.white, rng, size) * sigma
     return _to_u8(np.sqrt(re * re + im * im))
-
-
-def _mr_head(
-    img: np.ndarray, rng: np.random.Generator, cx: float, cy: float, s: int, *, t2: bool
-) -> None:
-    a, b = s * _u(rng, 0.28, 0.34), s * _u(rng, 0.34, 0.41)
-    ang = _u(rng, -6, 6)
-    csf, grey, white = (200.0, 110.0, 85.0) if t2 else (40.0, 110.0, 150.0)
-    cv2.ellipse(img, _pt(cx, cy), _ax(a + 0.035 * s, b + 0.035 * s), ang, 0, 360, 170, -1)  # scalp
-    cv2.ellipse(img, _pt(cx, cy), _ax(a + 0.012 * s, b + 0.012 * s), ang, 0, 360, 15, -1)  # skull
-    cv2.ellipse(img, _pt(cx, cy), _ax(a, b), ang, 0, 360, csf, -1)
-    cv2.ellipse(img, _pt(cx, cy), _ax(a * 0.95, b * 0.96), ang, 0, 360, grey, -1)
-    mask = np.zeros_like(img)
-    cv2.ellipse(mask, _pt(cx, cy), _ax(a * 0.78, b * 0.82), ang, 0, 360, 1, -1)
-    wm = white + _smooth_field(rng, s, 14, 25.0)  # gyri: blotchy grey/white boundary
-    img[:] = np.where((mask > 0) & (_smooth_field(rng, s, 16, 1.0) > -0.35), wm, img)
-    for sgn in (-1, 1):
-        vx = cx + sgn * a * _u(rng, 0.10, 0.16)
-        axes = _ax(a * _u(rng, 0.05, 0.10), b * _u(rng, 0.18, 0.30))
-        cv2.ellipse(img, _pt(vx, cy - b * 0.05), axes, ang + sgn * _u(rng, 8, 20), 0, 360, csf, -1)
-    cv2.line(img, _pt(cx, cy - b * 0.95), _pt(cx, cy - b * 0.3), csf, 1)
-
-
-def _mr_body(
-    img: np.ndarray, rng: np.random.Generator, cx: float, cy: float, s: int, *, t2: bool
-) -> None:
-    a, b = s * _u(rng, 0.36, 0.46), s * _u(rng, 0.25, 0.33)
-    fat, muscle, organ = (150.0, 55.0, 90.0) if t2 else (210.0, 80.0, 120.0)
-    cv2.ellipse(img, _pt(cx, cy), _ax(a, b), 0, 0, 360, fat, -1)
-    cv2.ellipse(img, _pt(cx, cy), _ax(a * 0.9, b * 0.86), 0, 0, 360, muscle, -1)
-    cv2.ellipse(img, _pt(cx, cy), _ax(a * 0.82, b * 0.76), 0, 0, 360, organ * 0.8, -1)
-    cv2.ellipse(
-        img, _pt(cx - a * 0.4, cy - b * 0.15), _ax(a * 0.38, b * 0.5), 15, 0, 360, organ, -1
-    )
-    for sgn in (-1, 1):
-        k = _pt(cx + sgn * a * 0.38, cy + b * 0.33)
-        cv2.ellipse(img, k, _ax(a * 0.1, b * 0.19), sgn * 25, 0, 360, organ * 1.3, -1)
-    for _ in range(int(rng.integers(2, 6))):  # flow voids and fluid
-        p = _pt(cx + a * _u(rng, -0.4, 0.4), cy + b * _u(rng, -0.3, 0.4))
-        val = 5.0 if rng.random() < 0.6 else (230.0 if t2 else 40.0)
-        cv2.circle(img, p, round(b * _u(rng, 0.04, 0.1)), val, -1)
-    vy, vr = cy + b * 0.58, b * 0.16
-    cv2.circle(img, _pt(cx, vy), round(vr), 130 if t2 else 150, -1)
-    cv2.circle(img, _pt(cx, vy), round(vr), 20, 1)
 
 
 def _xr(rng: np.random.Generator, size: int, banks: _NoiseBanks) -> np.ndarray:
@@ -671,10 +765,11 @@ def _xr(rng: np.random.Generator, size: int, banks: _NoiseBanks) -> np.ndarray:
     side = max(32, size // 2)
     img = np.full((side, side), _u(rng, 5, 30), np.float32)
     if rng.random() < 0.65:
-        _xr_chest(img, rng, side)
+        _xr_chest(img, rng)
     else:
-        _xr_limb(img, rng, side)
-    img = cv2.GaussianBlur(img, (0, 0), _u(rng, 1.0, 1.8))
+        _xr_limb(img, rng)
+    img = cv2.GaussianBlur(img, (0, 0), _u(rng, 0.6, 1.2))
+    img = _apply_layout(img, _layout(rng, side), None)  # replicate: the body runs on
     img *= 1.0 + _smooth_field(rng, side, 2, 0.12)  # heel effect / uneven exposure
     out = _finish(img, size)
     out += _window(banks.grain, rng, size) * _u(rng, 2.0, 6.0)
@@ -689,87 +784,170 @@ def _xr(rng: np.random.Generator, size: int, banks: _NoiseBanks) -> np.ndarray:
     return _to_u8(out)
 
 
-def _xr_chest(img: np.ndarray, rng: np.random.Generator, s: int) -> None:
-    cx = s * _u(rng, 0.46, 0.54)
-    top = s * _u(rng, -0.05, 0.12)
-    body_w = s * _u(rng, 0.42, 0.52)
-    cv2.ellipse(img, _pt(cx, top + s * 0.9), _ax(body_w, s * 0.95), 0, 0, 360, 150, -1)
-    lung_top, lung_h = top + s * 0.12, s * _u(rng, 0.55, 0.7)
-    lungs = np.zeros_like(img)
-    for sgn in (-1, 1):
-        lx = cx + sgn * body_w * 0.45
-        cv2.ellipse(
-            lungs,
-            _pt(lx, lung_top + lung_h * 0.5),
-            _ax(body_w * 0.34, lung_h * 0.5),
-            sgn * -8,
-            0,
-            360,
-            1,
-            -1,
-        )
-    lungs = cv2.GaussianBlur(lungs, (0, 0), s * 0.02)
-    img -= lungs * (_u(rng, 75, 100) + _smooth_field(rng, s, 6, 12.0))
-    heart = np.zeros_like(img)
-    cv2.ellipse(
-        heart,
-        _pt(cx + body_w * 0.12, lung_top + lung_h * 0.72),
-        _ax(body_w * 0.3, lung_h * 0.26),
-        -20,
-        0,
-        360,
-        1,
-        -1,
+def _poly(
+    img: np.ndarray, pts: list[tuple[float, float]], value: float, thickness: int = 0
+) -> None:
+    arr = np.round(np.array(pts, np.float32)).astype(np.int32).reshape(-1, 1, 2)
+    if thickness <= 0:
+        cv2.fillPoly(img, [arr], float(value))
+    else:
+        cv2.polylines(img, [arr], False, float(value), thickness)
+
+
+def _xr_chest(img: np.ndarray, rng: np.random.Generator) -> None:
+    """A PA chest: shoulders, lungs with vessels, heart and mediastinum, ribs, clavicles."""
+    s = img.shape[0]
+    cx, top = s * _u(rng, 0.46, 0.54), s * _u(rng, 0.0, 0.15)
+    w, h = s * _u(rng, 0.34, 0.44), s * _u(rng, 0.55, 0.72)  # thorax half width, lung height
+    body = np.zeros_like(img)
+    nw = w * 0.3
+    _poly(
+        body,
+        [
+            (cx - nw, -s),
+            (cx + nw, -s),
+            (cx + nw, top - h * 0.06),
+            (cx + w * 1.3, top + h * 0.05),
+            (cx + w * 1.25, 2 * s),
+            (cx - w * 1.25, 2 * s),
+            (cx - w * 1.3, top + h * 0.05),
+            (cx - nw, top - h * 0.06),
+        ],
+        1.0,
     )
-    cv2.rectangle(heart, _pt(cx - body_w * 0.1, 0), _pt(cx + body_w * 0.1, s), 1, -1)
-    img += cv2.GaussianBlur(heart, (0, 0), s * 0.015) * 60 * lungs.clip(0.3, 1)
+    img += _soft(body, s * 0.02) * _u(rng, 150, 185)
+    lungs = np.zeros_like(img)
+    ts = np.linspace(0.0, 1.0, 10)
+    for sgn in (-1, 1):
+        dome = h * (0.14 if sgn < 0 else 0.1)
+        lateral = [
+            (cx + sgn * w * (0.3 + 0.65 * math.sin(u * math.pi / 2) ** 0.6), top + h * u)
+            for u in ts
+        ]
+        diaphragm = [
+            (cx + sgn * w * (0.95 - 0.85 * u), top + h - dome * math.sin(math.pi * (0.3 + 0.7 * u)))
+            for u in ts
+        ]
+        medial = [(cx + sgn * w * 0.12, top + h * 0.4), (cx + sgn * w * 0.2, top + h * 0.05)]
+        _poly(lungs, lateral + diaphragm + medial, 1.0)
+    solid = np.zeros_like(img)
+    _fill(solid, (cx + w * 0.18, top + h * 0.74), (w * 0.45, h * 0.24), 1.0, -15)  # heart
+    cv2.rectangle(solid, _pt(cx - w * 0.16, 0), _pt(cx + w * 0.16, s), 1.0, -1)  # mediastinum
+    air = _soft(lungs, s * 0.012) * (1 - _soft(solid, s * 0.015))
+    vessels = np.zeros_like(img)
+    for sgn in (-1, 1):  # vascular markings fanning out of the hila
+        hx, hy = cx + sgn * w * 0.25, top + h * 0.45
+        for _ in range(int(rng.integers(10, 18))):
+            th = rng.uniform(-1.2, 1.2)
+            ln = w * _u(rng, 0.2, 0.6)
+            cv2.line(
+                vessels,
+                _pt(hx, hy),
+                _pt(hx + sgn * math.cos(th) * ln, hy + math.sin(th) * ln * 1.3),
+                1.0,
+                1,
+            )
+    darkness = _u(rng, 95, 130) + _smooth_field(rng, s, 6, 12.0)
+    img -= air * (darkness - cv2.GaussianBlur(vessels, (0, 0), 1.0) * 40)
+    thorax = _soft(lungs, s * 0.04)
     ribs = np.zeros_like(img)
-    step = lung_h / _u(rng, 8, 10)
+    step, thick = h / _u(rng, 9.0, 10.5), max(1, round(h * 0.035))
+    us = np.linspace(0.0, 1.0, 12)
     for k in range(11):
-        y = lung_top + k * step
-        for sgn in (-1, 1):
-            center = _pt(cx + sgn * body_w * 0.05, y - step * 0.6)
-            axes = _ax(body_w * 0.85, step * 2.2)
-            start, end = (0, 80) if sgn > 0 else (100, 180)
-            cv2.ellipse(ribs, center, axes, sgn * 10, start, end, 1.0, max(1, round(step * 0.3)))
-    img += ribs * _u(rng, 18, 35)
+        y0 = top + k * step - h * 0.04
+        for sgn in (-1, 1):  # posterior ribs rise a little, then fall laterally
+            pts = [
+                (
+                    cx + sgn * w * (0.07 + 0.95 * u),
+                    y0 - h * 0.05 * math.sin(math.pi * u) + h * 0.2 * u * u,
+                )
+                for u in us
+            ]
+            _poly(ribs, pts, 1.0, thick)
+            pts = [
+                (cx + sgn * w * (0.95 - 0.6 * u), y0 + h * (0.08 + 0.18 * u)) for u in us
+            ]  # anterior
+            _poly(ribs, pts, 0.5, max(1, thick - 1))
+    img += cv2.GaussianBlur(ribs, (0, 0), 0.8) * _u(rng, 18, 30) * np.clip(thorax * 1.5, 0, 1)
     for sgn in (-1, 1):  # clavicles
-        p0, p1 = (
-            _pt(cx + sgn * body_w * 0.08, lung_top),
-            _pt(cx + sgn * body_w * 0.8, top + s * 0.05),
-        )
-        cv2.line(img, p0, p1, 175, max(1, round(s * 0.02)))
+        pts = [
+            (cx + sgn * w * (0.1 + 0.8 * u), top + h * (0.04 - 0.08 * u + 0.06 * u * u)) for u in us
+        ]
+        clav = np.zeros_like(img)
+        _poly(clav, pts, 1.0, max(1, round(h * 0.045)))
+        img += cv2.GaussianBlur(clav, (0, 0), 1.0) * 35
+    img += (np.abs(np.arange(s) - cx) < w * 0.09).astype(np.float32)[None, :] * 12  # spine
 
 
-def _xr_limb(img: np.ndarray, rng: np.random.Generator, s: int) -> None:
-    ang = _u(rng, -20, 20)
-    width = s * _u(rng, 0.3, 0.5)
-    soft = np.zeros_like(img)
-    cv2.ellipse(soft, _pt(s / 2, s / 2), _ax(width / 2, s), ang, 0, 360, 1, -1)
-    img += cv2.GaussianBlur(soft, (0, 0), s * 0.03) * _u(rng, 80, 110)
-    n_bones = 1 if rng.random() < 0.6 else 2
-    for i in range(n_bones):
-        off = (i - (n_bones - 1) / 2) * width * 0.42
-        bw = width * (_u(rng, 0.28, 0.4) if i == 0 else _u(rng, 0.12, 0.2))
-        c = _pt(
-            s / 2 + off * math.cos(math.radians(ang)), s / 2 + off * math.sin(math.radians(ang))
-        )
-        cv2.ellipse(img, c, _ax(bw / 2, s), ang, 0, 360, _u(rng, 190, 220), -1)  # cortex
-        cv2.ellipse(img, c, _ax(bw * 0.28, s), ang, 0, 360, _u(rng, 140, 170), -1)  # medulla
-    if rng.random() < 0.5:  # a joint end: widened epiphysis
-        y = s * _u(rng, 0.65, 0.85)
-        cv2.ellipse(img, _pt(s / 2, y), _ax(width * 0.3, width * 0.22), ang, 0, 360, 205, -1)
+def _bone_outline(
+    cx: float, y0: float, y1: float, half: float, flare_top: bool, flare_bottom: bool
+) -> list[tuple[float, float]]:
+    """Outline of a long bone from y0 to y1: a shaft that flares into rounded ends at joints."""
+    ys = np.linspace(y0, y1, 24)
+    span = half * 3.0
+
+    def width(y: float) -> float:
+        grow = 0.0
+        if flare_top:
+            grow = max(grow, 1 - (y - y0) / span)
+        if flare_bottom:
+            grow = max(grow, 1 - (y1 - y) / span)
+        return half * (1 + 0.9 * max(0.0, grow) ** 2)
+
+    left = [(cx - width(y), y) for y in ys]
+    right = [(cx + width(y), y) for y in ys[::-1]]
+    caps_b = [
+        (cx + width(y1) * math.cos(t), y1 + half * 0.5 * math.sin(t))
+        for t in np.linspace(0, math.pi, 9)
+    ]
+    caps_t = [
+        (cx - width(y0) * math.cos(t), y0 - half * 0.5 * math.sin(t))
+        for t in np.linspace(0, math.pi, 9)
+    ]
+    return (
+        left + (caps_b[::-1] if flare_bottom else []) + right + (caps_t[::-1] if flare_top else [])
+    )
+
+
+def _xr_limb(img: np.ndarray, rng: np.random.Generator) -> None:
+    """A long-bone radiograph, maybe across a joint, drawn upright and then rotated."""
+    s = img.shape[0]
+    layer = np.zeros_like(img)
+    cx, width = s * 0.5, s * _u(rng, 0.3, 0.5)
+    cv2.rectangle(layer, _pt(cx - width / 2, -s), _pt(cx + width / 2, 2 * s), 1.0, -1)
+    layer = _soft(layer, s * 0.04) * _u(rng, 70, 100)
+    half = width * _u(rng, 0.13, 0.19)
+    cortex, medulla = _u(rng, 190, 225), _u(rng, 135, 165)
+    joint = s * _u(rng, 0.4, 0.75) if rng.random() < 0.65 else 3.0 * s
+    gap = half * _u(rng, 0.5, 0.8)
+    pieces = [(-s, joint - gap / 2, False, joint < s)]
+    if joint < s:
+        pieces.append((joint + gap / 2, 2 * s, True, False))
+    bones = np.zeros_like(img)
+    for i, (y0, y1, ft, fb) in enumerate(pieces):
+        h = half * (1.0 if i == 0 else _u(rng, 0.8, 1.1))
+        _poly(bones, _bone_outline(cx, y0, y1, h, ft, fb), cortex)
+        _poly(bones, _bone_outline(cx, y0, y1, h * 0.6, ft, fb), medulla)
+    if rng.random() < 0.4:  # a thin companion bone (fibula, ulna)
+        ox = cx + half * _u(rng, 1.6, 2.0)
+        y0 = joint + gap if joint < s else -s
+        _poly(bones, _bone_outline(ox, y0, 2 * s, half * 0.3, joint < s, False), cortex * 0.95)
+    trab = _smooth_field(rng, s, 48, 12.0)
+    layer = np.where(bones > 0, bones + trab, layer)
+    rot = cv2.getRotationMatrix2D((s / 2, s / 2), _u(rng, -25, 25), 1.0)
+    img += cv2.warpAffine(
+        layer, rot, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 def _us(rng: np.random.Generator, size: int, banks: _NoiseBanks) -> np.ndarray:
     """An ultrasound image: black field, sector/linear shape, speckle, depth attenuation.
 
-    With probability `DOPPLER_PROB` colour-flow patches are painted and the result is RGB.
+    With probability `DOPPLER_PROB` colour flow is painted in vessels and the result is RGB.
     """
     side = max(32, size // 2)
     probe = rng.choice(3, p=[0.45, 0.35, 0.20])  # convex, phased, linear
     ys, xs = np.mgrid[0:side, 0:side].astype(np.float32)
-    ax = side * _u(rng, 0.45, 0.55)
     top = side * _u(rng, 0.03, 0.1)
     if probe == 2:
         x0, x1 = side * _u(rng, 0.05, 0.2), side * _u(rng, 0.8, 0.95)
@@ -779,7 +957,7 @@ def _us(rng: np.random.Generator, size: int, banks: _NoiseBanks) -> np.ndarray:
         r0 = side * (_u(rng, 0.2, 0.45) if probe == 0 else _u(rng, 0.0, 0.03))
         r1 = r0 + side * _u(rng, 0.78, 0.9)
         half = math.radians(_u(rng, 25, 38) if probe == 0 else _u(rng, 35, 45))
-        dy, dx = ys - (top - r0), xs - ax
+        dy, dx = ys - (top - r0), xs - side * _u(rng, 0.45, 0.55)
         r = np.sqrt(dx * dx + dy * dy)
         depth = (r - r0) / (r1 - r0)
         mask = (depth >= 0) & (depth <= 1) & (np.abs(np.arctan2(dx, dy)) <= half)
@@ -788,66 +966,89 @@ def _us(rng: np.random.Generator, size: int, banks: _NoiseBanks) -> np.ndarray:
         0.25 * np.sin(depth * _u(rng, 15, 40) + _smooth_field(rng, side, 4, 2.0)) * (depth < 0.3)
     )
     anechoic = np.zeros((side, side), np.float32)
-    for _ in range(int(rng.integers(0, 4))):  # cysts, vessels, chambers
-        p = _pt(side * _u(rng, 0.25, 0.75), side * _u(rng, 0.3, 0.85))
-        cv2.ellipse(
-            anechoic,
-            p,
-            _ax(side * _u(rng, 0.04, 0.16), side * _u(rng, 0.03, 0.12)),
-            _u(rng, 0, 180),
-            0,
-            360,
-            1.0,
-            -1,
-        )
-        cv2.ellipse(
-            echo,
-            p,
-            _ax(side * _u(rng, 0.05, 0.18), side * _u(rng, 0.04, 0.14)),
-            _u(rng, 0, 180),
-            200,
-            340,
-            1.3,
-            2,
-        )
-    echo = np.where(anechoic > 0, 0.04, echo)
+    for _ in range(int(rng.integers(0, 3))):  # cysts, chambers, bladder
+        p = (side * _u(rng, 0.25, 0.75), side * _u(rng, 0.3, 0.85))
+        ax = (side * _u(rng, 0.04, 0.16), side * _u(rng, 0.03, 0.12))
+        ang = _u(rng, 0, 180)
+        _fill(anechoic, p, ax, 1.0, ang)
+        cv2.ellipse(echo, _pt(*p), _ax(ax[0] * 1.1, ax[1] * 1.15), ang, 200, 340, 1.3, 2)
+    doppler = rng.random() < DOPPLER_PROB
+    flow = np.zeros((side, side), np.float32)
+    for _ in range(int(rng.integers(1, 4)) if doppler else int(rng.integers(0, 2))):  # vessels
+        pts = _vessel_path(rng, side)
+        thick = max(2, round(side * _u(rng, 0.02, 0.06)))
+        _poly(anechoic, pts, 1.0, thick)
+        _poly(flow, pts, 1.0 if rng.random() < 0.5 else -1.0, thick)
+    echo = np.where(anechoic > 0, 0.003, echo)
     echo *= np.exp(-_u(rng, 0.3, 1.4) * depth.clip(0, 1))
-    echo = cv2.GaussianBlur(echo * mask, (0, 0), 0.8)
-    out = _finish(echo, size) * _window(banks.speckle, rng, size) * _u(rng, 150, 230)
-    grey = _to_u8(out)
-    if rng.random() >= DOPPLER_PROB:
+    layout = _layout(rng, side)
+    echo = _apply_layout(cv2.GaussianBlur(echo * mask, (0, 0), 0.8), layout, 0.0)
+    out = _finish(echo, size) * _window(banks.speckle, rng, size)
+    grey = _log_compress(out, _u(rng, 40.0, 60.0), _u(rng, 0.03, 0.09))
+    if not doppler:
         return grey
-    return _doppler(grey, rng, _finish((mask & (depth > 0.1)).astype(np.float32), size), banks)
+    if rng.random() < 0.3:  # power-Doppler blush in tissue, like a lymph node or thyroid
+        p = (side * _u(rng, 0.3, 0.7), side * _u(rng, 0.35, 0.75))
+        blush = _mask(
+            side, p, (side * _u(rng, 0.08, 0.2), side * _u(rng, 0.05, 0.12)), _u(rng, 0, 180)
+        )
+        flow = np.maximum(flow, blush * (_smooth_field(rng, side, 24, 1.0) > 0.25))
+    flow = cv2.GaussianBlur(flow * mask, (0, 0), 1.2)  # laminar profile: fastest in the middle
+    flow = _apply_layout(flow, layout, 0.0)
+    return _doppler(grey, rng, _finish(flow, size), banks)
+
+
+def _log_compress(intensity: np.ndarray, dynamic_range_db: float, gain: float) -> np.ndarray:
+    """Log-compress echo intensity to 8 bits as a scanner does (through a lookup table)."""
+    idx = np.clip(intensity * (gain * _US_LUT_STEPS / 2.0), 0, _US_LUT_STEPS - 1).astype(np.int32)
+    level = np.arange(_US_LUT_STEPS, dtype=np.float32) * (2.0 / _US_LUT_STEPS)
+    db = 20.0 * np.log10(np.maximum(level, 1e-6))
+    lut = np.clip((db + dynamic_range_db) * (255.0 / dynamic_range_db), 0, 255).astype(np.uint8)
+    return lut[idx]
+
+
+def _vessel_path(rng: np.random.Generator, side: int) -> list[tuple[float, float]]:
+    """A gently curving vessel course across the field."""
+    x, y = side * _u(rng, 0.1, 0.9), side * _u(rng, 0.25, 0.85)
+    th = rng.uniform(-math.pi, math.pi)
+    pts = [(x, y)]
+    for _ in range(6):
+        th += rng.uniform(-0.5, 0.5)
+        x, y = x + math.cos(th) * side * 0.08, y + math.sin(th) * side * 0.05
+        pts.append((x, y))
+    return pts
 
 
 def _doppler(
-    grey: np.ndarray, rng: np.random.Generator, inside: np.ndarray, banks: _NoiseBanks
+    grey: np.ndarray, rng: np.random.Generator, flow: np.ndarray, banks: _NoiseBanks
 ) -> np.ndarray:
-    """Paint fragmented colour-flow blobs (velocity red/blue or power orange) on a grey image."""
+    """Colour the flow map over a grey image (velocity red/blue, or power orange).
+
+    Only the few pixels near a vessel are computed, which keeps this cheap.
+    """
     size = grey.shape[0]
-    side = max(16, size // 4)
-    flow = np.zeros((side, side), np.float32)
-    for _ in range(int(rng.integers(1, 4))):
-        p = _pt(side * _u(rng, 0.3, 0.7), side * _u(rng, 0.3, 0.8))
-        axes = _ax(side * _u(rng, 0.05, 0.18), side * _u(rng, 0.03, 0.1))
-        cv2.ellipse(flow, p, axes, _u(rng, 0, 180), 0, 360, 1.0 if rng.random() < 0.5 else -1.0, -1)
-    flow = _finish(cv2.GaussianBlur(flow, (0, 0), 1.5), size) * inside
-    vel = flow * (0.4 + 0.6 * _window(banks.grain, rng, size).clip(-1.5, 1.5) ** 2)
-    vel *= cv2.GaussianBlur(_window(banks.white, rng, size), (0, 0), 2.0) > -0.1
-    show = np.abs(vel) > 0.15
-    rgb = cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
+    patchy = _window(banks.grain, rng, size)
+    scale, threshold = _u(rng, 0.5, 0.95), _u(rng, 0.12, 0.25)
+    power = rng.random() < 0.35
+    near = np.flatnonzero(np.abs(flow) > 0.05)
+    vel = flow.ravel()[near] * (1.0 + 0.2 * patchy.ravel()[near]) * scale
+    keep = np.abs(vel) > threshold
+    near, vel = near[keep], vel[keep]
     mag = np.clip(np.abs(vel), 0, 1)
-    colour = np.empty(rgb.shape, np.float32)
-    if rng.random() < 0.35:  # power Doppler: dark orange to yellow
-        colour[..., 0] = 200 + 55 * mag
-        colour[..., 1] = 60 + 190 * mag
-        colour[..., 2] = 20 * mag
+    if power:  # power Doppler: dark orange to yellow
+        colour = np.stack([190 + 65 * mag, 40 + 210 * mag * mag, 25 * mag], axis=1)
     else:  # colour Doppler: towards the probe red->yellow, away blue->cyan
         toward = vel > 0
-        colour[..., 0] = np.where(toward, 150 + 105 * mag, 10)
-        colour[..., 1] = np.where(toward, 200 * mag * mag, 60 + 190 * mag * mag)
-        colour[..., 2] = np.where(toward, 10, 180 + 75 * mag)
-    rgb[show] = colour[show].astype(np.uint8)
+        colour = np.stack(
+            [
+                np.where(toward, 140 + 115 * mag, 10),
+                np.where(toward, 230 * mag**3, 40 + 215 * mag**3),
+                np.where(toward, 10, 170 + 85 * mag),
+            ],
+            axis=1,
+        )
+    rgb = cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
+    rgb.reshape(-1, 3)[near] = colour.astype(np.uint8)
     return rgb
 
 
@@ -857,26 +1058,33 @@ _PROCEDURAL = {"CT": _ct, "MR": _mr, "XR": _xr, "US": _us}
 # -- augmentation ------------------------------------------------------------------------------
 
 
-def _warp(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Random zoom (0.8-1.25), shift and flips of a procedural image, in one affine resample."""
-    size = image.shape[0]
+def _layout(rng: np.random.Generator, side: int) -> np.ndarray:
+    """A random zoom (0.8-1.25), shift and left-right flip of a procedural drawing (2x3 affine).
+
+    No upside-down flips: scans are displayed head/probe up, and the models should learn that.
+    """
     zoom = math.exp(_u(rng, math.log(0.8), math.log(1.25)))
     fx = -1.0 if rng.random() < 0.5 else 1.0
-    fy = -1.0 if rng.random() < 0.1 else 1.0
-    slack = abs(1 - zoom) * size / 2
+    slack = abs(1 - zoom) * side / 2
     tx, ty = rng.uniform(-slack, slack, size=2)
-    c = (size - 1) / 2
-    m = np.array(
-        [[zoom * fx, 0, c - zoom * fx * c + tx], [0, zoom * fy, c - zoom * fy * c + ty]],
-        np.float32,
+    c = (side - 1) / 2
+    return np.array(
+        [[zoom * fx, 0, c - zoom * fx * c + tx], [0, zoom, c - zoom * c + ty]], np.float32
     )
+
+
+def _apply_layout(img: np.ndarray, m: np.ndarray, fill: float | None) -> np.ndarray:
+    """Resample a clean (noise-free) drawing; uncovered borders get `fill`, or replicate."""
+    side = img.shape[0]
+    if fill is None:
+        return cv2.warpAffine(img, m, (side, side), borderMode=cv2.BORDER_REPLICATE)
     return cv2.warpAffine(
-        image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        img, m, (side, side), borderMode=cv2.BORDER_CONSTANT, borderValue=float(fill)
     )
 
 
 def _crop_square(pixels: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
-    """A random square window (a zoom of 0.5-1 of the shorter side), flipped, resized to `size`."""
+    """A random square window (0.5-1 of the shorter side), maybe mirrored, resized to `size`."""
     h, w = pixels.shape[:2]
     side = max(8, round(min(h, w) * _u(rng, 0.5, 1.0)))
     side = min(side, h, w)
@@ -885,8 +1093,6 @@ def _crop_square(pixels: np.ndarray, rng: np.random.Generator, size: int) -> np.
     crop = pixels[y : y + side, x : x + side]
     if rng.random() < 0.5:
         crop = crop[:, ::-1]
-    if rng.random() < 0.1:
-        crop = crop[::-1]
     interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
     return cv2.resize(np.ascontiguousarray(crop), (size, size), interpolation=interp)
 
@@ -912,12 +1118,15 @@ def _augment(
     return image
 
 
+def _colour_map(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Show a nuclear-medicine image through a hot or bone colour map, as viewers often do."""
+    cmap = cv2.COLORMAP_HOT if rng.random() < 0.6 else cv2.COLORMAP_BONE
+    return cv2.cvtColor(cv2.applyColorMap(grey, cmap), cv2.COLOR_BGR2RGB)
+
+
 def _tint(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Colour a grey image: a mild monitor-like tint, or a hot/bone colour map (NM, PET)."""
-    if rng.random() < 0.25:
-        cmap = cv2.COLORMAP_HOT if rng.random() < 0.5 else cv2.COLORMAP_BONE
-        return cv2.cvtColor(cv2.applyColorMap(grey, cmap), cv2.COLOR_BGR2RGB)
+    """Give a grey image a mild colour cast (sepia/blue monitor presets, scanned films)."""
     tint = 1.0 - rng.uniform(0.0, 0.3, size=3)
     tint[int(rng.integers(3))] = 1.0
     lut = np.stack([(np.arange(256) * t).astype(np.uint8) for t in tint], axis=1)
-    return lut[grey]
+    return cv2.LUT(cv2.merge([grey, grey, grey]), lut.reshape(256, 1, 3))

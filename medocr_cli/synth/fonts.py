@@ -22,6 +22,7 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFont
@@ -35,15 +36,20 @@ FONT_DIRS: tuple[str, ...] = ("/usr/share/fonts", "/usr/local/share/fonts")
 #: Name fragments of the fonts reserved for independent evaluation: never used, whatever the path.
 RESERVED_MARKERS: tuple[str, ...] = ("sjfonts", "kristi", "rufscript", "ecolier")
 
+#: Every character the content generators use; each face is checked against all of them once.
+_ALL_CHARS = "".join(sorted(set(PRINTED_CHARSET) | set(NOTE_CHARSET)))
+
 #: Splits `font_pools` knows; "val" draws on the train fonts.
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 _FONT_SUFFIXES = (".ttf", ".otf", ".otb")
 
 #: Faces left out: hairline and light weights (unlike any scanner overlay, and unreadable when
-#: small), the extra weights of big families (they would dominate a uniform draw) and oddities.
+#: small), the extra weights of big families (they would dominate a uniform draw), oblique
+#: bitmaps and oddities.
 _EXCLUDED_FACE = re.compile(
     r"Thin|Hairline|Light|Medium|Semi[Bb]old|ExtraBold|Black|Heavy|Smallcaps|MathTeX"
+    r"|^terminus-.*oblique"  # slanted bitmaps: ragged, and no overlay uses them
 )
 
 #: (file-stem pattern, family, style) for printed faces; the first matching pattern wins.
@@ -84,10 +90,11 @@ _HANDWRITING_CATALOGUE: tuple[tuple[str, str], ...] = (
     (r"^ComicNeue-", "ComicNeue"),
     (r"^DancingScript-", "DancingScript"),
     (r"^dkg", "DkgHandwriting"),
-    (r"^femkeklaver$", "FemkeKlaver"),
     (r"^Humor-Sans$", "HumorSans"),
     (r"^KaushanScript-", "KaushanScript"),
     (r"^TomsonTalks$", "TomsonTalks"),
+    # fonts-femkeklaver is left out: its capitals and digits are hollow outlines that fill in to
+    # unreadable blobs at note sizes.
 )
 
 #: Handwriting families whose lower-case letters are capitals: their text is drawn upper-cased
@@ -179,8 +186,8 @@ def is_reserved(text: str) -> bool:
 def load_font(path: str, size: int) -> ImageFont.FreeTypeFont:
     """Load a font file at a pixel size, cached, with Pillow's basic (fast) layout engine.
 
-    The basic engine still applies kerning and is several times faster per call than Raqm,
-    which matters when every word and every handwritten glyph is drawn on its own.
+    The basic engine is markedly faster per call than Raqm, and the text drawn here (Latin
+    overlays and notes) needs no complex shaping.
 
     Raises:
         ValueError: The file is reserved for evaluation.
@@ -193,14 +200,14 @@ def load_font(path: str, size: int) -> ImageFont.FreeTypeFont:
 
 @functools.lru_cache(maxsize=64)
 def bitmap_strikes(path: str) -> tuple[int, ...]:
-    """Return the pixel sizes a font file can be opened at (all sizes 6-72 for outline fonts).
+    """Return the pixel sizes a font file can be opened at (all of 4-256 for outline fonts).
 
     OpenType bitmap (.otb) fonts such as Terminus only carry fixed strikes; FreeType refuses any
     other size, so the printed renderer picks the nearest strike (and doubles pixels for large
     text, as scanner overlays do).
     """
     if not path.lower().endswith(".otb"):
-        return tuple(range(6, 73))
+        return tuple(range(4, 257))
     sizes = []
     for size in range(6, 73):
         try:
@@ -211,12 +218,55 @@ def bitmap_strikes(path: str) -> tuple[int, ...]:
     return tuple(sizes)
 
 
-def mask_to_array(core: object) -> np.ndarray:
+def mask_to_array(core: Any) -> np.ndarray:
     """Turn the ImagingCore returned by `FreeTypeFont.getmask2` into a uint8 (h, w) array."""
-    image = Image.new("L", (1, 1))._new(core)
+    image = Image.Image()._new(core)
     if image.mode != "L":
         image = image.convert("L")
-    return np.asarray(image)
+    width, height = image.size
+    return np.frombuffer(image.tobytes(), np.uint8).reshape(height, width)
+
+
+@dataclass(frozen=True)
+class Glyph:
+    """One rasterised character of a face at a size, positioned against its pen point.
+
+    Attributes:
+        mask: uint8 (h, w) coverage (read-only; 0/255 when rasterised in mode "1").
+        left: x of the mask's first column relative to the pen position.
+        top: y of the mask's first row relative to the baseline (negative above it).
+        advance: how far the pen moves after this character, in pixels.
+    """
+
+    mask: np.ndarray
+    left: int
+    top: int
+    advance: float
+
+
+@functools.lru_cache(maxsize=65536)
+def glyph(path: str, size: int, ch: str, mode: str = "L") -> Glyph:
+    """Rasterise one character, cached.
+
+    FreeType re-runs a face's hinting program every time Pillow draws a string (up to a
+    millisecond per word for some faces), so words and handwritten lines are assembled from
+    these cached glyphs instead; kerning is not applied (overlay text generators do not kern).
+
+    Args:
+        path: Font file.
+        size: Pixel size (a strike of a bitmap font).
+        ch: One character.
+        mode: "L" for anti-aliased coverage, "1" for hinted binary (0/255) glyphs.
+    """
+    font = load_font(path, size)
+    core, (left, top) = font.getmask2(ch, mode=mode, anchor="ls")
+    mask = mask_to_array(core)
+    if mode == "1":
+        mask = np.where(mask > 0, 255, 0).astype(np.uint8)
+        mask.flags.writeable = False
+    return Glyph(
+        mask=mask, left=int(left), top=int(top), advance=float(font.getlength(ch, mode=mode))
+    )
 
 
 def _glyph_bitmap(font: ImageFont.FreeTypeFont, ch: str) -> tuple[tuple[int, int], bytes]:
@@ -259,10 +309,10 @@ def load_hershey(name: str) -> HersheyFont:
     font = HersheyFonts()
     font.load_default_font(name)
     glyphs = {}
-    for ch, glyph in font.all_glyphs.items():
-        strokes = tuple(np.asarray(s, dtype=np.float32).reshape(-1, 2) for s in glyph.strokes)
+    for ch, g in font.all_glyphs.items():
+        strokes = tuple(np.asarray(s, dtype=np.float32).reshape(-1, 2) for s in g.strokes)
         glyphs[ch] = HersheyGlyph(
-            strokes=strokes, left=float(glyph.left_offset), width=float(glyph.char_width)
+            strokes=strokes, left=float(g.left_offset), width=float(g.char_width)
         )
     opts = font.render_options
     return HersheyFont(
@@ -271,6 +321,30 @@ def load_hershey(name: str) -> HersheyFont:
         base_line=float(opts["base_line"]),
         bottom_line=float(opts["bottom_line"]),
     )
+
+
+@functools.lru_cache(maxsize=512)
+def drawable_chars(spec: FontSpec) -> frozenset[str]:
+    """Return the characters of the generators' charsets (and space) that a face really draws.
+
+    The renderers refuse text with other characters rather than draw tofu boxes or skip them
+    and leave a label that does not match the pixels.
+    """
+    if spec.path is None:
+        glyphs = load_hershey(hershey_name(spec)).glyphs
+        drawn = {
+            ch for ch in _ALL_CHARS if ch in glyphs and any(len(s) > 1 for s in glyphs[ch].strokes)
+        }
+    else:
+        drawn = set(_ALL_CHARS) - set(missing_chars(spec.path, _ALL_CHARS))
+    return frozenset(drawn | {" "})
+
+
+def check_drawable(spec: FontSpec, text: str) -> None:
+    """Raise ValueError if `text` holds characters `spec` cannot draw (see `drawable_chars`)."""
+    bad = set(text) - drawable_chars(spec)
+    if bad:
+        raise ValueError(f"{spec.name} cannot draw {''.join(sorted(bad))!r} (in {text!r})")
 
 
 def hershey_name(spec: FontSpec) -> str:
@@ -320,9 +394,9 @@ def _catalogue() -> tuple[_Entry, ...]:
         if found is None:
             continue
         kind, family, style = found
-        charset = PRINTED_CHARSET if kind == "printed" else NOTE_CHARSET
+        needed = PRINTED_CHARSET if kind == "printed" else NOTE_CHARSET
         try:
-            if missing_chars(str(path), charset):
+            if set(missing_chars(str(path), _ALL_CHARS)) & set(needed):
                 continue
         except OSError:
             continue
@@ -367,10 +441,15 @@ def font_family(spec: FontSpec) -> str:
     Raises:
         KeyError: The face is not one of the catalogued fonts available here.
     """
-    for entry in _catalogue():
-        if entry.spec == spec:
-            return entry.family
-    raise KeyError(f"{spec.name} is not a catalogued font")
+    family = _families().get(spec)
+    if family is None:
+        raise KeyError(f"{spec.name} is not a catalogued font")
+    return family
+
+
+@functools.lru_cache(maxsize=1)
+def _families() -> dict[FontSpec, str]:
+    return {entry.spec: entry.family for entry in _catalogue()}
 
 
 def caps_only(spec: FontSpec) -> bool:
@@ -413,3 +492,30 @@ def font_pools(split: str) -> tuple[list[FontSpec], list[FontSpec]]:
             hint="install the font packages listed in the Makefile (make system-deps)",
         )
     return printed, handwritten
+
+
+def choose_font(rng: np.random.Generator, pool: list[FontSpec]) -> FontSpec:
+    """Pick a face from a pool, uniformly over families and then over that family's faces.
+
+    A uniform draw over faces would let a family with many faces (four DkgHandwriting weights,
+    eight Roboto faces) dominate a split; this keeps every design equally represented.
+
+    Raises:
+        ValueError: The pool is empty.
+    """
+    if not pool:
+        raise ValueError("cannot choose a font from an empty pool")
+    families: dict[str, list[FontSpec]] = {}
+    for spec in pool:
+        families.setdefault(_family_of(spec), []).append(spec)
+    names = sorted(families)
+    faces = families[names[int(rng.integers(len(names)))]]
+    return faces[int(rng.integers(len(faces)))]
+
+
+def _family_of(spec: FontSpec) -> str:
+    """Family of a face, falling back to the face name for a font outside the catalogue."""
+    try:
+        return font_family(spec)
+    except KeyError:
+        return spec.name

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import ImageFont
 
-from medocr_cli.synth.fonts import FontSpec, bitmap_strikes, load_font, mask_to_array
+from medocr_cli.synth.fonts import FontSpec, bitmap_strikes, check_drawable, glyph, load_font
 from medocr_cli.synth.text_layer import (
     Box,
     LineLabel,
@@ -40,7 +40,7 @@ class _Look:
     """The random look of one block."""
 
     antialias: bool
-    bold: int  # stroke width of a same-colour stroke (0: none)
+    bold: int  # px the strokes are thickened by (0: none)
     outline: int  # outline radius in px (0: none)
     outline_rgb: tuple[int, int, int]
     shadow: tuple[int, int]  # shadow offset (0, 0: none)
@@ -100,11 +100,14 @@ def _draw_look(
 def _font_at(font: FontSpec, px: int) -> tuple[ImageFont.FreeTypeFont, int]:
     """Return (font object, integer pixel scale) to draw `font` at about `px` pixels.
 
-    Outline fonts load at `px`. Bitmap fonts load at their nearest strike; text well above the
-    largest strike is drawn at half (or a third...) size and pixel-multiplied.
+    Outline fonts load at `px`, rounded to an even size above 16 px (invisible, and it halves
+    the glyphs to cache). Bitmap fonts load at their nearest strike; text well above the largest
+    strike is drawn at half (or a third...) size and pixel-multiplied.
     """
     assert font.path is not None
     strikes = bitmap_strikes(font.path)
+    if px > 16:
+        px = 2 * round(px / 2)
     if px in strikes:
         return load_font(font.path, px), 1
     scale = 1
@@ -119,27 +122,59 @@ def _ellipse(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
+def _advances(path: str, size: int, text: str, mode: str) -> list[float]:
+    """Pen x of each character of `text` (and the end as the last item), from cached glyphs."""
+    pens = [0.0]
+    for ch in text:
+        pens.append(pens[-1] + glyph(path, size, ch, mode).advance)
+    return pens
+
+
+def _word_mask(path: str, size: int, text: str, mode: str) -> tuple[np.ndarray, int, int]:
+    """Assemble a word from cached glyphs: (mask, left, top) relative to its pen point."""
+    parts = []
+    pen = 0.0
+    for ch in text:
+        g = glyph(path, size, ch, mode)
+        parts.append((round(pen) + g.left, g.top, g.mask))
+        pen += g.advance
+    left = min(x for x, _, _ in parts)
+    top = min(y for _, y, _ in parts)
+    right = max(x + m.shape[1] for x, _, m in parts)
+    bottom = max(y + m.shape[0] for _, y, m in parts)
+    canvas = np.zeros((max(bottom - top, 1), max(right - left, 1)), np.uint8)
+    for x, y, m in parts:
+        if m.size:
+            _paste_max(canvas, m, x - left, y - top)
+    return canvas, left, top
+
+
 def _render_word(
     text: str,
     pen_x: int,
     baseline: int,
-    fnt: ImageFont.FreeTypeFont,
+    path: str,
+    size: int,
     scale: int,
     look: _Look,
-    stroke_bold: bool,
 ) -> _Word:
     """Rasterise one word with its outline and shadow, positioned at (pen_x, baseline)."""
     mode = "L" if look.antialias else "1"
-    width = look.bold if (look.bold and stroke_bold) else 0
-    core, (ox, oy) = fnt.getmask2(text, mode=mode, anchor="ls", stroke_width=width)
-    glyphs = mask_to_array(core)
+    glyphs, ox, oy = _word_mask(path, size, text, mode)
+    ox, oy = ox * scale, oy * scale  # from here on, final pixels
     if scale > 1:
         glyphs = np.repeat(np.repeat(glyphs, scale, axis=0), scale, axis=1)
-    if look.bold and not stroke_bold:  # bitmap faces: widen the strokes sideways, as terminals do
-        glyphs = cv2.dilate(glyphs, np.ones((1, 1 + look.bold), np.uint8))
+    if look.bold:  # faux bold: strokes smeared sideways, as terminals and overlay engines do
+        b = look.bold
+        kernel = np.ones((1, 1 + b), np.uint8)
+        glyphs = cv2.dilate(
+            cv2.copyMakeBorder(glyphs, b, b, b, b, cv2.BORDER_CONSTANT, value=0), kernel
+        )
+        ox, oy = ox - b, oy - b
     sx, sy = look.shadow
     pad = look.outline + max(abs(sx), abs(sy))
-    fill = np.pad(glyphs, pad) if pad else glyphs
+
+    fill = cv2.copyMakeBorder(glyphs, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
     outline = cv2.dilate(fill, _ellipse(look.outline)) if look.outline else None
     shadow = None
     union = fill if outline is None else np.maximum(fill, outline)
@@ -148,10 +183,11 @@ def _render_word(
         h, w = union.shape
         src = union[max(-sy, 0) : h - max(sy, 0), max(-sx, 0) : w - max(sx, 0)]
         shadow[max(sy, 0) : h + min(sy, 0), max(sx, 0) : w + min(sx, 0)] = src
-        shadow = np.where(shadow > 0, np.maximum(shadow * look.shadow_alpha, 1), 0).astype(np.uint8)
+        dimmed = np.maximum(np.rint(shadow * look.shadow_alpha), 1).astype(np.uint8)
+        shadow = np.where(shadow > 0, dimmed, 0).astype(np.uint8)
         union = np.maximum(union, shadow)
-    x = pen_x + ox * scale - pad
-    y = baseline + oy * scale - pad
+    x = pen_x + ox - pad
+    y = baseline + oy - pad
     box = tight_box(union)
     if box is None:  # cannot happen for catalogued fonts (every glyph has ink); be explicit
         raise ValueError(f"word {text!r} rendered without any ink")
@@ -174,27 +210,28 @@ def _compose(
     """Composite fill over outline over shadow into straight-alpha RGBA."""
     h, w = fill.shape
     rgba = np.empty((h, w, 4), dtype=np.uint8)
+    rgba[..., :3] = colour
     if outline is None and shadow is None:
-        rgba[..., :3] = colour
         rgba[..., 3] = fill
         return rgba
-    a_f = fill.astype(np.float32) / 255.0
-    alpha = a_f.copy()
-    premult = a_f[..., None] * np.asarray(colour, np.float32)
     ink = fill > 0
+    for layer in (outline, shadow):
+        if layer is not None:
+            ink |= layer > 0
+    idx = np.flatnonzero(ink)
+    alpha = fill.ravel()[idx].astype(np.float32) / 255.0
+    premult = alpha[:, None] * np.asarray(colour, np.float32)
     for layer, rgb in ((outline, look.outline_rgb), (shadow, look.shadow_rgb)):
         if layer is None:
             continue
-        a_l = layer.astype(np.float32) / 255.0
-        under = a_l * (1.0 - alpha)
-        premult += under[..., None] * np.asarray(rgb, np.float32)
+        under = layer.ravel()[idx].astype(np.float32) / 255.0 * (1.0 - alpha)
+        premult += under[:, None] * np.asarray(rgb, np.float32)
         alpha += under
-        ink |= layer > 0
-    safe = np.maximum(alpha, 1e-6)[..., None]
-    rgb = np.where(ink[..., None], premult / safe, np.asarray(colour, np.float32))
-    rgba[..., :3] = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
-    a8 = np.clip(np.rint(alpha * 255.0), 0, 255).astype(np.uint8)
-    rgba[..., 3] = np.where(ink, np.maximum(a8, 1), 0)
+    flat = rgba.reshape(-1, 4)
+    flat[idx, :3] = np.clip(np.rint(premult / alpha[:, None]), 0, 255).astype(np.uint8)
+    a8 = np.clip(np.rint(alpha * 255.0), 1, 255).astype(np.uint8)
+    flat[:, 3] = 0
+    flat[idx, 3] = a8
     return rgba
 
 
@@ -209,10 +246,10 @@ def render_printed(
 ) -> TextLayer:
     """Render a block of printed lines (corner block, band or single marker) into a text layer.
 
-    The look of the block is drawn from `rng`: anti-aliased (70%) or binary glyphs, a bold
-    stroke (15%), and none (50%), an outline (25%), a drop shadow (18%) or both (7%); outline
-    and shadow are dark grey for light text and light grey for dark text. Lines are spaced
-    1.1-1.35 times the font size. Blank lines keep their space but get no label.
+    The look of the block is drawn from `rng`: anti-aliased (70%) or binary glyphs, bold
+    (thickened) strokes (15%), and none (50%), an outline (25%), a drop shadow (18%) or both
+    (7%); outline and shadow are dark grey for light text and light grey for dark text. Lines
+    are spaced 1.1-1.35 times the font size. Blank lines keep their space but get no label.
 
     Args:
         rng: The generator all randomness comes from (same state -> same layer).
@@ -226,7 +263,8 @@ def render_printed(
         The layer, cropped tight around its ink, with one LineLabel per non-blank line.
 
     Raises:
-        ValueError: Bad align, a non-printed font, or a size below 4 px.
+        ValueError: Bad align, a non-printed font, a size below 4 px, or a character the face
+            cannot draw (anything outside `PRINTED_CHARSET` may be refused).
     """
     if align not in _ALIGNS:
         raise ValueError(f"align must be one of {_ALIGNS}, got {align!r}")
@@ -234,20 +272,23 @@ def render_printed(
         raise ValueError(f"{font.name} is not a printed font")
     if px < 4:
         raise ValueError(f"font size {px} px is too small to draw")
+    texts = [line.strip() for line in lines]
+    for text in texts:
+        check_drawable(font, text)
     colour = (int(colour[0]), int(colour[1]), int(colour[2]))
     fnt, scale = _font_at(font, int(px))
     is_bitmap = font.path.lower().endswith(".otb")
     look = _draw_look(rng, int(px), colour, is_bitmap)
-    stroke_bold = not is_bitmap
     mode = "L" if look.antialias else "1"
-    texts = [line.strip() for line in lines]
-    widths = [fnt.getlength(t, mode=mode) * scale for t in texts]
+    path, size = font.path, fnt.size
+    pens = [_advances(path, size, t, mode) for t in texts]
+    widths = [p[-1] * scale for p in pens]
     block_width = max(widths, default=0.0)
     pitch = look.spacing * fnt.size * scale
     ascent = fnt.getmetrics()[0] * scale
 
     placed: list[tuple[str, list[_Word]]] = []
-    for i, (text, width) in enumerate(zip(texts, widths, strict=True)):
+    for i, (text, width, pen) in enumerate(zip(texts, widths, pens, strict=True)):
         if not text:
             continue
         offset = {"left": 0.0, "right": block_width - width, "center": (block_width - width) / 2}
@@ -255,10 +296,8 @@ def render_printed(
         baseline = round(ascent + i * pitch)
         words = []
         for match in _WORD.finditer(text):
-            pen_x = round(line_x + fnt.getlength(text[: match.start()], mode=mode) * scale)
-            words.append(
-                _render_word(match.group(), pen_x, baseline, fnt, scale, look, stroke_bold)
-            )
+            pen_x = round(line_x + pen[match.start()] * scale)
+            words.append(_render_word(match.group(), pen_x, baseline, path, size, scale, look))
         placed.append((text, words))
     if not placed:
         return empty_layer()

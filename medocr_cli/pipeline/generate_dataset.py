@@ -1,0 +1,227 @@
+"""`run_generate_dataset`: write N synthetic images with every stage's labels, in parallel.
+
+Layout of OUT:
+    images/NNNNNN.png|.dcm   the image with text
+    clean/NNNNNN.png         the same image without text
+    masks/NNNNNN.png         255 where text pixels are
+    crops/NNNNNN_K.png       one crop per text line (the recognizer's input)
+    manifest.jsonl           one JSON object per image (paths relative to OUT)
+    dataset.json             the parameters, the font split and the class counts
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from medocr_cli import __version__
+from medocr_cli.errors import OutputError, UsageError
+from medocr_cli.io.atomic import atomic_path, write_text_atomic
+from medocr_cli.synth.backgrounds import BackgroundSource
+from medocr_cli.synth.compose import Sample, make_sample, split_of
+from medocr_cli.synth.fonts import font_pools
+
+FORMATS = ("png", "dicom")
+CROP_MARGIN = 4
+
+
+@dataclass
+class GenerateConfig:
+    """Parameters of one dataset.
+
+    Attributes:
+        out: Output folder (created; must be empty or absent unless overwrite).
+        count: Number of images.
+        seed: Random seed; the same seed and parameters give identical files.
+        size: Side of the square images in pixels.
+        workers: Worker processes (0 = one per CPU core).
+        image_format: "png" or "dicom" for the images with text.
+        backgrounds: Optional folder of clean scans to draw backgrounds from.
+        overwrite: Allow writing into a non-empty folder.
+    """
+
+    out: Path
+    count: int = 4500
+    seed: int = 0
+    size: int = 512
+    workers: int = 0
+    image_format: str = "png"
+    backgrounds: Path | None = None
+    overwrite: bool = False
+
+
+_SOURCE: BackgroundSource | None = None
+_CONFIG: GenerateConfig | None = None
+
+
+def _init_worker(source: BackgroundSource, config: GenerateConfig) -> None:
+    global _SOURCE, _CONFIG
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _SOURCE, _CONFIG = source, config
+
+
+def _save_png(array: np.ndarray, target: Path) -> None:
+    """Write a PNG via temp file + rename (no fsync: a dataset is cheap to regenerate)."""
+    with atomic_path(target, durable=False) as tmp:
+        Image.fromarray(array).save(tmp, format="PNG", compress_level=1)
+
+
+def _save_dicom(array: np.ndarray, target: Path, seed: int, index: int) -> None:
+    """Write the image as a Secondary Capture DICOM with a deterministic UID."""
+    from pydicom import Dataset
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = generate_uid(entropy_srcs=["medocr-synth", str(seed), str(index)])
+    ds.Modality = "OT"
+    ds.PatientName = "SYNTHETIC^IMAGE"
+    ds.BurnedInAnnotation = "YES"
+    photometric = "RGB" if array.ndim == 3 else "MONOCHROME2"
+    ds.set_pixel_data(array, photometric, 8, generate_instance_uid=False)
+    with atomic_path(target, durable=False) as tmp:
+        ds.save_as(tmp, enforce_file_format=True)
+
+
+def _crop(image: np.ndarray, box: list[int]) -> np.ndarray:
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = box
+    return image[
+        max(0, y0 - CROP_MARGIN) : min(h, y1 + CROP_MARGIN),
+        max(0, x0 - CROP_MARGIN) : min(w, x1 + CROP_MARGIN),
+    ]
+
+
+def _write_sample(index: int) -> dict[str, Any]:
+    assert _SOURCE is not None and _CONFIG is not None
+    cfg = _CONFIG
+    sample: Sample = make_sample(index, cfg.seed, cfg.size, _SOURCE)
+    stem = f"{index:06d}"
+    ext = "dcm" if cfg.image_format == "dicom" else "png"
+    image_rel, clean_rel, mask_rel = (
+        f"images/{stem}.{ext}",
+        f"clean/{stem}.png",
+        f"masks/{stem}.png",
+    )
+    if ext == "dcm":
+        _save_dicom(sample.image, cfg.out / image_rel, cfg.seed, index)
+    else:
+        _save_png(sample.image, cfg.out / image_rel)
+    _save_png(sample.clean, cfg.out / clean_rel)
+    _save_png(sample.mask, cfg.out / mask_rel)
+    for k, item in enumerate(sample.items):
+        crop_rel = f"crops/{stem}_{k}.png"
+        _save_png(_crop(sample.image, item["box"]), cfg.out / crop_rel)
+        item["crop"] = crop_rel
+    return {
+        "id": stem,
+        "image": image_rel,
+        "clean": clean_rel,
+        "mask": mask_rel,
+        "label": sample.label,
+        "split": split_of(index),
+        "items": sample.items,
+        "modality": sample.modality,
+        "background": sample.source,
+        "size": cfg.size,
+    }
+
+
+def _check(config: GenerateConfig) -> None:
+    if config.count < 1:
+        raise UsageError("--count must be at least 1")
+    if not 64 <= config.size <= 4096:
+        raise UsageError("--size must be between 64 and 4096 pixels")
+    if config.image_format not in FORMATS:
+        raise UsageError(f"--format {config.image_format!r} is not one of png, dicom")
+    if config.out.exists() and not config.out.is_dir():
+        raise UsageError(f"{config.out} exists and is not a folder")
+    if config.out.is_dir() and any(config.out.iterdir()) and not config.overwrite:
+        raise UsageError(
+            f"{config.out} is not empty", hint="choose a new folder or pass --overwrite"
+        )
+
+
+def run_generate_dataset(
+    config: GenerateConfig, on_progress: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
+    """Generate the dataset described by `config`; return the summary written to dataset.json.
+
+    Raises:
+        UsageError: Bad parameters, a non-empty OUT without overwrite, a bad backgrounds folder.
+        OutputError: OUT cannot be written.
+    """
+    _check(config)
+    source = BackgroundSource(config.backgrounds)
+    source.validate()
+    try:
+        for sub in ("images", "clean", "masks", "crops"):
+            (config.out / sub).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create dataset folders: {exc.strerror}", path=config.out
+        ) from exc
+    workers = config.workers or os.cpu_count() or 1
+    records = _generate(config, source, workers, on_progress)
+    manifest = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+    write_text_atomic(config.out / "manifest.jsonl", manifest)
+    summary = {
+        "medocr_version": __version__,
+        "count": config.count,
+        "seed": config.seed,
+        "size": config.size,
+        "format": config.image_format,
+        "backgrounds": str(config.backgrounds) if config.backgrounds else None,
+        "labels": dict(Counter(r["label"] for r in records)),
+        "splits": {
+            split: dict(Counter(r["label"] for r in records if r["split"] == split))
+            for split in ("train", "val", "test")
+        },
+        "fonts": {
+            split: {
+                kind: [f.name for f in pool]
+                for kind, pool in zip(("printed", "handwritten"), font_pools(split), strict=True)
+            }
+            for split in ("train", "test")
+        },
+    }
+    write_text_atomic(config.out / "dataset.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _generate(
+    config: GenerateConfig,
+    source: BackgroundSource,
+    workers: int,
+    on_progress: Callable[[int, int], None] | None,
+) -> list[dict[str, Any]]:
+    """Make every image, in worker processes when there are several; results in index order."""
+    indices = range(config.count)
+    results: list[dict[str, Any]] = []
+
+    def consume(it: Iterator[dict[str, Any]]) -> None:
+        for record in it:
+            results.append(record)
+            if on_progress is not None:
+                on_progress(len(results), config.count)
+
+    if workers <= 1 or config.count < 8:
+        _init_worker(source, config)
+        consume(map(_write_sample, indices))
+    else:
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(source, config)) as pool:
+            consume(pool.imap(_write_sample, indices, chunksize=8))
+    return results
