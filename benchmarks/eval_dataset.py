@@ -4,7 +4,7 @@ Usage: python benchmarks/eval_dataset.py DATASET [--split test] [--limit N]
 
 Measures, on one split:
 - the share of printed PHI lines Tesseract reads (character accuracy >= 0.8 on the line crop,
-  read with --psm 7 on a 2x upscale in both polarities, best of the two);
+  read with --psm 7, upscaled at least 2x to ~32 px line height, both polarities, best of two);
 - class balance (largest deviation from 25% per class);
 - that every mask pixel lies inside some line box;
 - that the clean original differs from the image only inside the mask.
@@ -36,9 +36,10 @@ def char_accuracy(truth: str, read: str) -> float:
 
 
 def ocr_line(crop: np.ndarray) -> str:
-    """Tesseract on one line crop, both polarities, 2x upscaled and padded; the longer reading."""
+    """Tesseract on one line crop, both polarities, upscaled and padded: both readings."""
     grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop
-    up = cv2.resize(grey, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    scale = max(2.0, 32.0 / max(1, grey.shape[0]))  # Tesseract reads best at ~30 px x-height
+    up = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     readings = []
     for img in (up, 255 - up):
         pad = cv2.copyMakeBorder(img, 16, 16, 16, 16, cv2.BORDER_REPLICATE)
