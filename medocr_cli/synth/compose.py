@@ -189,7 +189,17 @@ def _place(
                 break
     if not found:
         return None
-    return min(found, key=lambda p: float(canvas.pixels[p[1] : p[1] + h, p[0] : p[0] + w].std()))
+
+    def busy(p: tuple[int, int]) -> float:
+        return float(canvas.pixels[p[1] : p[1] + h, p[0] : p[0] + w].std())
+
+    best = min(found, key=busy)
+    if tries > 1 and busy(best) > 35:  # all near the anchor is busy anatomy: look further afield
+        for _ in range(tries):
+            x, y = int(rng.integers(0, cols - w)), int(rng.integers(0, rows - h))
+            if canvas.free((x, y, x + w, y + h)) and busy((x, y)) < busy(best):
+                best = (x, y)
+    return best
 
 
 def _printed_colour(rng: np.random.Generator, brightness: float) -> tuple[int, int, int]:

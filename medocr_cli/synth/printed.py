@@ -77,12 +77,14 @@ def _draw_look(
     bold = 0
     if rng.random() < 0.15 and px >= 12:
         bold = 1 if px < 30 else 2
-    effect = float(rng.random())
+    # Outlines and shadows fill the counters of small glyphs: keep them for text that can bear
+    # them, as scanners do (small overlay text is plain).
+    effect = float(rng.random()) if px >= 14 else 0.0
     outline = 0
-    if 0.5 <= effect < 0.75 or effect >= 0.93:
+    if 0.65 <= effect < 0.82 or effect >= 0.95:
         outline = 1 if px < 20 else int(rng.integers(1, 3))
     shadow = (0, 0)
-    if effect >= 0.75:
+    if effect >= 0.82:
         step = 1 if px < 18 else int(rng.integers(1, 3))
         shadow = (step, step) if rng.random() < 0.8 else (step, 0)
     return _Look(
