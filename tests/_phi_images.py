@@ -83,3 +83,14 @@ def phi_read(text: str, lines: list[str] = PHI_LINES) -> list[str]:
     flat = "".join(ch for ch in text.upper() if ch.isalnum())
     tokens = {t for line in lines for t in line.replace("^", " ").split() if len(t) >= 3}
     return sorted(t for t in tokens if "".join(ch for ch in t if ch.isalnum()) in flat)
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file below `folder`, keyed by its relative path."""
+    import hashlib
+
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }

@@ -1,9 +1,8 @@
-import hashlib
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _phi_images import tree_digest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -14,14 +13,6 @@ from medocr_cli.pipeline.generate_dataset import GenerateConfig, run_generate_da
 from medocr_cli.synth.compose import LABELS, label_of, split_of
 
 runner = CliRunner()
-
-
-def _digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")
@@ -81,14 +72,14 @@ def test_same_seed_same_files(dataset, tmp_path):
     out, _, _ = dataset
     again = tmp_path / "again"
     run_generate_dataset(GenerateConfig(out=again, count=40, seed=3, size=160, workers=1))
-    assert _digest(again) == _digest(out)
+    assert tree_digest(again) == tree_digest(out)
 
 
 def test_other_seed_differs(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     run_generate_dataset(GenerateConfig(out=a, count=4, seed=1, size=128, workers=1))
     run_generate_dataset(GenerateConfig(out=b, count=4, seed=2, size=128, workers=1))
-    assert _digest(a)["images/000001.png"] != _digest(b)["images/000001.png"]
+    assert tree_digest(a)["images/000001.png"] != tree_digest(b)["images/000001.png"]
 
 
 def test_split_and_label_assignment():

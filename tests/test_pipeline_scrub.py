@@ -1,25 +1,16 @@
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
-from _phi_images import PHI_LINES, ocr_words, phi_read, write_ct, write_png
+from _phi_images import PHI_LINES, ocr_words, phi_read, tree_digest, write_ct, write_png
 from PIL import Image
 
 from medocr_cli.errors import UsageError
 from medocr_cli.io import read_scan
 from medocr_cli.pipeline.scrub import ScrubConfig, run_scrub
 from medocr_cli.types import Status
-
-
-def _digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +24,7 @@ def scrubbed(tmp_path_factory):
     }
     (src / "notes.txt").write_text("not an image")
     (src / "sub" / "broken.png").write_text("this is text, not a PNG")
-    before = _digest(src)
+    before = tree_digest(src)
     out = root / "out"
     summary = run_scrub(ScrubConfig(inputs=[src], output=out))
     return src, out, summary, boxes, before
@@ -59,7 +50,7 @@ def test_output_tree_mirrors_input_and_failed_file_is_not_copied(scrubbed):
 
 def test_inputs_untouched(scrubbed):
     src, _, _, _, before = scrubbed
-    assert _digest(src) == before
+    assert tree_digest(src) == before
 
 
 def test_report_lines(scrubbed):

@@ -269,14 +269,8 @@ def mark_cleaned(ds: Dataset) -> None:
     Clean Pixel Data Option), removes overlay groups (60xx) and the Icon Image Sequence.
     """
     ds.BurnedInAnnotation = "NO"
-    methods = ds.get("DeidentificationMethod")
-    values = (
-        []
-        if methods is None
-        else list(methods)
-        if isinstance(methods, list | pydicom.multival.MultiValue)
-        else [methods]
-    )
+    elem = ds.get("DeidentificationMethod")
+    values = [] if elem is None else [elem] if isinstance(elem, str) else list(elem)
     if DEID_METHOD not in values:
         values.append(DEID_METHOD)
     ds.DeidentificationMethod = values if len(values) > 1 else values[0]

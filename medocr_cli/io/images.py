@@ -70,7 +70,6 @@ def read_image(path: Path, fmt: str) -> Scan:
         frames=frames,
         photometric=photometric,
         bits_stored=bits,
-        meta={"samples": samples},
     )
 
 

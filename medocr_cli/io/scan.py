@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,7 +34,6 @@ class Scan:
         signed: Whether samples are two's-complement signed.
         dataset: The DICOM dataset (pixel data still inside) for DICOM files, else None.
         palette: For PALETTE COLOR, the RGB colour (uint8) of every index, shape (entries, 3).
-        meta: Format details the writer needs (e.g. the PIL mode of a PNG).
     """
 
     path: Path
@@ -45,7 +44,6 @@ class Scan:
     signed: bool = False
     dataset: Dataset | None = None
     palette: np.ndarray | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
     _display: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property

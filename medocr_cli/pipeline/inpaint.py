@@ -8,9 +8,17 @@ from pathlib import Path
 import numpy as np
 
 from medocr_cli.errors import InputFileError, UsageError
-from medocr_cli.io import read_scan, write_scan
+from medocr_cli.io import Scan, read_scan, write_scan
 from medocr_cli.stages.inpaint import boxes_to_mask, inpaint_stored
 from medocr_cli.types import Box
+
+
+def repaint_frame(scan: Scan, index: int, mask: np.ndarray, method: str) -> None:
+    """Repaint the masked pixels of frame `index` in the scan's stored values, in place."""
+    repainted = inpaint_stored(
+        scan.frames[index], mask, value_range=scan.value_range, method=method, palette=scan.palette
+    )
+    scan.set_frame(index, repainted)
 
 
 def load_boxes(json_path: Path, image: Path) -> list[Box]:
@@ -93,16 +101,7 @@ def run_inpaint(
     for index, mask in masks.items():
         if not mask.any():
             continue
-        scan.set_frame(
-            index,
-            inpaint_stored(
-                scan.frames[index],
-                mask,
-                value_range=scan.value_range,
-                method=method,
-                palette=scan.palette,
-            ),
-        )
+        repaint_frame(scan, index, mask, method)
         changed += 1
     write_scan(scan, output)
     return changed

@@ -19,7 +19,8 @@ from typing import Protocol
 from medocr_cli.errors import MedocrError, OutputError, UsageError
 from medocr_cli.io import read_scan, write_scan
 from medocr_cli.io.walk import REPORT_NAME, InputFile, check_output_root, walk_inputs
-from medocr_cli.stages.inpaint import METHODS, boxes_to_mask, inpaint_stored
+from medocr_cli.pipeline.inpaint import repaint_frame
+from medocr_cli.stages.inpaint import METHODS, boxes_to_mask
 from medocr_cli.stages.printed import PrintedConfig, check_tesseract, read_printed
 from medocr_cli.types import FileResult, Status
 
@@ -92,14 +93,7 @@ def scrub_file(item: InputFile, target: Path, config: ScrubConfig) -> FileResult
             if not boxes:
                 continue
             mask = boxes_to_mask(boxes, (scan.height, scan.width))
-            repainted = inpaint_stored(
-                scan.frames[index],
-                mask,
-                value_range=scan.value_range,
-                method=config.method,
-                palette=scan.palette,
-            )
-            scan.set_frame(index, repainted)
+            repaint_frame(scan, index, mask, config.method)
             result.boxes += len(boxes)
         write_scan(scan, target)
         result.output = str(target)

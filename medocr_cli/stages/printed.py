@@ -154,17 +154,16 @@ def _keep_plausible(boxes: list[Box], min_score: float, frame_shape: tuple[int, 
     """
     max_height = max(48, 0.1 * min(frame_shape))
     sized = [b for b in boxes if b.height <= max_height]
-    strong = [b for b in sized if b.score >= min_score and _wordlike(b.text)]
+    strong, weak = [], []
+    for b in sized:
+        (strong if b.score >= min_score and _wordlike(b.text) else weak).append(b)
     if not strong:
         return []
-    kept = list(strong)
-    for b in sized:
-        if b.score >= min_score and _wordlike(b.text):
-            continue
-        near = [s for s in strong if _near(b, s) and 0.6 * s.height <= b.height <= 1.6 * s.height]
-        if near:
-            kept.append(b)
-    return kept
+    return strong + [
+        b
+        for b in weak
+        if any(_near(b, s) and 0.6 * s.height <= b.height <= 1.6 * s.height for s in strong)
+    ]
 
 
 def _wordlike(text: str) -> bool:
