@@ -1,1 +1,1 @@
-"""models layer of medocr (see DESIGN.md)."""
+"""models layer of medocr (see DESIGN.md): nn.Modules, their registry and checkpoint packing."""

@@ -1,0 +1,122 @@
+"""`medocr train STAGE DATA`: train one learned stage, or evaluate a checkpoint of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from medocr_cli.cli.common import global_options, handle_errors, out_console, print_json
+
+
+@handle_errors
+def train(
+    ctx: typer.Context,
+    stage: Annotated[str, typer.Argument(help="classifier, detector, recognizer or inpainter.")],
+    data: Annotated[Path, typer.Argument(help="Dataset folder made by `medocr generate-dataset`.")],
+    epochs: Annotated[
+        int | None, typer.Option(help="Most epochs (stage default if unset).")
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Images per step.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate (cosine decay).")] = None,
+    optimizer: Annotated[str | None, typer.Option(help="sgd (momentum 0.9) or adamw.")] = None,
+    patience: Annotated[
+        int | None, typer.Option(help="Stop after this many epochs without a better val score.")
+    ] = None,
+    size: Annotated[int | None, typer.Option(help="Network input size in pixels.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of weights init, shuffling, augmentation.")] = 0,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the checkpoint, curves and history.")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from OUT/STAGE.last.pt if it is there.")
+    ] = False,
+    device: Annotated[
+        str | None, typer.Option(help="auto, cpu or cuda (overrides the global --device).")
+    ] = None,
+    evaluate_only: Annotated[
+        bool,
+        typer.Option("--evaluate-only", help="Train nothing: print a checkpoint's metrics."),
+    ] = False,
+    weights: Annotated[
+        Path | None,
+        typer.Option(help="Checkpoint to evaluate (default: the shipped STAGE.pt)."),
+    ] = None,
+    split: Annotated[str, typer.Option(help="Split to evaluate with --evaluate-only.")] = "test",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Train a stage on a generated dataset: progress bars, per-epoch validation, best checkpoint.
+
+    Writes `OUT/STAGE.pt` (the best epoch on the val split, fp16, with spec and metrics),
+    `OUT/STAGE.last.pt` (for `--resume`), `OUT/STAGE.history.json`, `OUT/STAGE.curves.png`
+    and stage pictures (the classifier's `classifier.confusion.png` on the test split). Uses a
+    GPU when there is one. With `--evaluate-only`, prints the metrics of `--weights` on `--split`.
+    """
+    from medocr_cli.config import resolve_device, weights_dir
+    from medocr_cli.pipeline.train import TrainOptions, run_evaluate, run_train
+
+    opts = global_options(ctx)
+    chosen = resolve_device(device or opts.device)
+    if evaluate_only:
+        checkpoint = weights or weights_dir() / f"{stage}.pt"
+        report = run_evaluate(stage, data, checkpoint, split, chosen)
+        if json_out:
+            print_json(report)
+        else:
+            _print_report(stage, split, checkpoint, report)
+        return
+    outcome = run_train(
+        stage,
+        TrainOptions(
+            data=data,
+            out=out,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            patience=patience,
+            size=size,
+            seed=seed,
+            resume=resume,
+            device=chosen,
+            quiet=opts.quiet,
+        ),
+    )
+    if json_out:
+        print_json(
+            {
+                "checkpoint": str(outcome.checkpoint),
+                "best_epoch": outcome.fit.best_epoch,
+                "seconds": round(outcome.fit.seconds, 1),
+                "stopped_early": outcome.fit.stopped_early,
+                "val": outcome.fit.best,
+                "test": outcome.test,
+            }
+        )
+    else:
+        _print_report(stage, "test", outcome.checkpoint, outcome.test)
+
+
+def _print_report(stage: str, split: str, checkpoint: Path, report: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{stage} {checkpoint} on the {split} split", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in report.items():
+        if isinstance(value, float):
+            table.add_row(key, f"{value:.4f}")
+        elif isinstance(value, int | str):
+            table.add_row(key, str(value))
+    out_console.print(table)
+    per_class = report.get("per_class")
+    if per_class:
+        classes = Table(title="per class", title_justify="left")
+        for col in ("class", "precision", "recall", "support"):
+            classes.add_column(col, justify="right")
+        for name, row in per_class.items():
+            classes.add_row(
+                name, f"{row['precision']:.4f}", f"{row['recall']:.4f}", str(row["support"])
+            )
+        out_console.print(classes)

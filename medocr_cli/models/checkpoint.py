@@ -1,0 +1,93 @@
+"""Checkpoints as plain dicts: `{"spec", "state_dict", "metrics", "trained_with"}`.
+
+Only tensors, numbers, strings, lists and dicts go in, so `torch.load(..., weights_only=True)`
+can read them back without running any pickled code. Files are read and written by
+`medocr_cli.io.checkpoints`; this module only packs and unpacks (models never touch files).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from medocr_cli.errors import InputFileError
+from medocr_cli.models.registry import build
+
+FORMAT_VERSION = 1
+
+
+def pack(
+    model: nn.Module,
+    spec: dict[str, Any],
+    *,
+    metrics: dict[str, Any] | None = None,
+    trained_with: dict[str, Any] | None = None,
+    half: bool = True,
+) -> dict[str, Any]:
+    """Return the checkpoint dict of `model`.
+
+    Args:
+        model: The trained module.
+        spec: Everything needed to rebuild it: `arch` plus sizes, labels or vocabulary and
+            normalisation.
+        metrics: Held-out metrics to keep beside the weights.
+        trained_with: How it was made: command, data seed, epochs.
+        half: Store float tensors as fp16 to halve the file; they are cast back on load.
+    """
+    state = {}
+    for key, value in model.state_dict().items():
+        value = value.detach().cpu()
+        if half and value.is_floating_point():
+            value = value.half()
+        state[key] = value
+    return {
+        "format": FORMAT_VERSION,
+        "spec": dict(spec),
+        "state_dict": state,
+        "metrics": dict(metrics or {}),
+        "trained_with": dict(trained_with or {}),
+    }
+
+
+def unpack(checkpoint: dict[str, Any], *, source: str = "checkpoint") -> nn.Module:
+    """Rebuild the model of a checkpoint dict and load its weights with strict key checks.
+
+    Raises:
+        InputFileError: The dict is not a medocr checkpoint or its weights do not fit its spec.
+    """
+    if (
+        not isinstance(checkpoint, dict)
+        or "spec" not in checkpoint
+        or "state_dict" not in checkpoint
+    ):
+        raise InputFileError("not a medocr checkpoint (no spec/state_dict)", path=source)
+    model = build(checkpoint["spec"])
+    reference = model.state_dict()
+    state = {}
+    for key, value in checkpoint["state_dict"].items():
+        if key in reference and value.is_floating_point():
+            value = value.to(reference[key].dtype)
+        state[key] = value
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputFileError(
+            f"weights do not match the architecture of their spec: {first}",
+            hint="the checkpoint was written by another version; retrain or use matching weights",
+            path=source,
+        ) from exc
+    model.eval()
+    return model
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Return the number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def to_device(model: nn.Module, device: str) -> nn.Module:
+    """Move a model to `device` and return it (a small convenience for the stages)."""
+    return model.to(torch.device(device))

@@ -1,0 +1,93 @@
+"""The classify stage: 8-bit display frames in, None / P / H / PH verdicts and probabilities out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from medocr_cli.config import weights_dir
+from medocr_cli.io.checkpoints import load_checkpoint
+from medocr_cli.models.checkpoint import unpack
+from medocr_cli.models.classifier import normalise, to_input
+
+WEIGHTS_NAME = "classifier.pt"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The classifier's answer for one frame."""
+
+    label: str
+    probs: dict[str, float]
+
+    @property
+    def has_printed(self) -> bool:
+        """True for P and PH."""
+        return "P" in self.label and self.label != "None"
+
+    @property
+    def has_handwritten(self) -> bool:
+        """True for H and PH."""
+        return "H" in self.label
+
+
+def union_label(verdicts: Sequence[Verdict]) -> str:
+    """Return the label of a multi-frame file: printed if any frame is, handwritten likewise."""
+    printed = any(v.has_printed for v in verdicts)
+    written = any(v.has_handwritten for v in verdicts)
+    return {(False, False): "None", (True, False): "P", (False, True): "H", (True, True): "PH"}[
+        (printed, written)
+    ]
+
+
+class Classifier:
+    """A loaded classifier checkpoint, ready to label batches of frames on a device."""
+
+    def __init__(self, weights: Path, device: str = "cpu") -> None:
+        """Load `weights` (a `classifier.pt`) onto `device`."""
+        checkpoint = load_checkpoint(weights)
+        self.path = Path(weights)
+        self.spec: dict[str, Any] = checkpoint["spec"]
+        self.metrics: dict[str, Any] = checkpoint.get("metrics", {})
+        self.labels: list[str] = list(self.spec["labels"])
+        self.size = int(self.spec["input_size"])
+        self.device = torch.device(device)
+        model = unpack(checkpoint, source=str(weights)).to(self.device)
+        self.model = model.to(memory_format=torch.channels_last).eval()
+
+    @classmethod
+    def from_weights_dir(cls, folder: Path | None = None, device: str = "cpu") -> Classifier:
+        """Load `classifier.pt` from the weights folder (`--weights`, MEDOCR_WEIGHTS, shipped)."""
+        return cls(weights_dir(folder) / WEIGHTS_NAME, device)
+
+    def prepare(self, frame: np.ndarray) -> np.ndarray:
+        """Return the uint8 (3, S, S) network input of one display frame (cheap, CPU)."""
+        return to_input(frame, self.size)
+
+    def predict_prepared(self, inputs: Sequence[np.ndarray]) -> list[Verdict]:
+        """Label prepared inputs in one forward pass."""
+        if not inputs:
+            return []
+        batch = torch.from_numpy(np.stack(inputs)).to(self.device)
+        with torch.inference_mode():
+            x = normalise(batch, self.spec).contiguous(memory_format=torch.channels_last)
+            probs = self.model(x).float().softmax(1).cpu().numpy()
+        return [
+            Verdict(
+                self.labels[int(p.argmax())],
+                {name: round(float(v), 6) for name, v in zip(self.labels, p, strict=True)},
+            )
+            for p in probs
+        ]
+
+    def predict(self, frames: Sequence[np.ndarray], batch_size: int = 32) -> list[Verdict]:
+        """Label display frames, `batch_size` at a time."""
+        out: list[Verdict] = []
+        for i in range(0, len(frames), batch_size):
+            out.extend(self.predict_prepared([self.prepare(f) for f in frames[i : i + batch_size]]))
+        return out
