@@ -40,17 +40,18 @@ def test_version():
 @pytest.mark.parametrize(
     "args",
     [
-        ["train", "classifier", "x"],
-        ["classify", "x"],
-        ["merge", "x.json"],
-        ["extract", "--stage", "handwritten", "x"],
+        ["train", "classifier", "no-such-dataset"],
+        ["train", "nonsense", "x"],
+        ["classify", "no-such-file.png"],
+        ["merge", "no-such-file.json"],
+        ["extract", "--stage", "handwritten", "no-such-file.png"],
     ],
 )
-def test_unbuilt_stages_exit_2_with_one_line(args):
+def test_usage_errors_exit_2_with_one_line(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, args)
-    assert result.exit_code == 2
-    assert "not built yet" in result.output
-    assert len(result.output.strip().splitlines()) == 1
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
 
 
 def test_bad_global_device():

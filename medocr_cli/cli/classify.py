@@ -50,8 +50,9 @@ def classify(
         from rich.table import Table
 
         table = Table(title=f"classifier ({classifier.path})", title_justify="left")
-        for col in ("file", "label", "None", "P", "H", "PH", "frames"):
-            table.add_column(col, justify="left" if col == "file" else "right")
+        table.add_column("file", overflow="fold")
+        for col in ("label", "None", "P", "H", "PH", "frames"):
+            table.add_column(col, justify="right")
         for r in results:
             if r.error:
                 table.add_row(str(r.path), "[red]error[/]", "", "", "", "", r.error)
