@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
 import pydicom
 import pytest
 import torch
+from _phi_images import write_ct, write_png
 from typer.testing import CliRunner
 
 from medocr_cli.cli.app import app
@@ -21,7 +23,6 @@ from medocr_cli.stages.classify import Verdict, union_label
 from medocr_cli.training.classifier_data import augment, load_split
 from medocr_cli.training.loop import lr_at
 from medocr_cli.training.metrics import classification_report, confusion_matrix
-from _phi_images import write_ct, write_png
 
 runner = CliRunner()
 
@@ -89,10 +90,10 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
 
 
 def test_checkpoint_errors_name_the_file(tmp_path):
-    with pytest.raises(NotBuiltError, match="missing.pt"):
+    with pytest.raises(NotBuiltError, match=r"missing\.pt"):
         load_checkpoint(tmp_path / "missing.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(InputFileError, match="junk.pt"):
+    with pytest.raises(InputFileError, match=r"junk\.pt"):
         load_checkpoint(tmp_path / "junk.pt")
     spec = classifier_spec(size=32)
     packed = pack(build(spec), spec)
@@ -123,7 +124,7 @@ def test_union_label_over_frames():
 def test_lr_schedule_warms_up_then_decays():
     lrs = [lr_at(s, 100, 1.0) for s in range(100)]
     assert lrs[0] < lrs[2] <= 1.0
-    assert all(a >= b for a, b in zip(lrs[3:], lrs[4:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(lrs[3:]))
     assert lrs[-1] < 0.05
 
 
@@ -166,8 +167,17 @@ def test_train_resume_and_evaluate(dataset, tmp_path):
     weights = out / "classifier.pt"
     ev = runner.invoke(
         app,
-        ["train", "classifier", str(dataset), "--evaluate-only", "--weights", str(weights)]
-        + ["--split", "val", "--json"],
+        [
+            "train",
+            "classifier",
+            str(dataset),
+            "--evaluate-only",
+            "--weights",
+            str(weights),
+            "--split",
+            "val",
+            "--json",
+        ],
     )
     assert ev.exit_code == 0, ev.output
     assert json.loads(ev.stdout)["n"] == 4
@@ -179,8 +189,15 @@ def test_classify_json_files_and_frames(tiny_weights, tmp_path):
     (tmp_path / "in" / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     result = runner.invoke(
         app,
-        ["classify", str(tmp_path / "in"), "--json", "--weights", str(tiny_weights)]
-        + ["--batch-size", "2"],
+        [
+            "classify",
+            str(tmp_path / "in"),
+            "--json",
+            "--weights",
+            str(tiny_weights),
+            "--batch-size",
+            "2",
+        ],
     )
     assert result.exit_code == 1, result.output  # one unreadable file
     rows = {r["path"].split("/")[-1]: r for r in json.loads(result.stdout)}
@@ -194,8 +211,9 @@ def test_classify_json_files_and_frames(tiny_weights, tmp_path):
 
 def test_classify_table_and_missing_weights(tiny_weights, tmp_path):
     write_png(tmp_path / "a.png")
-    table = runner.invoke(app, ["classify", str(tmp_path / "a.png"), "--weights", str(tiny_weights)])
+    args = ["classify", str(tmp_path / "a.png"), "--weights"]
+    table = runner.invoke(app, [*args, str(tiny_weights)])
     assert table.exit_code == 0 and "a.png" in table.output
-    missing = runner.invoke(app, ["classify", str(tmp_path / "a.png"), "--weights", str(tmp_path)])
+    missing = runner.invoke(app, [*args, str(tmp_path)])
     assert missing.exit_code == 2
     assert "classifier.pt" in missing.output and len(missing.output.strip().splitlines()) == 1
