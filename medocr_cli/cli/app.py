@@ -11,12 +11,12 @@ from typing import Annotated
 import typer
 
 from medocr_cli import __version__
-from medocr_cli.cli import not_built
 from medocr_cli.cli.classify import classify
 from medocr_cli.cli.common import GlobalOptions, fail
 from medocr_cli.cli.extract import extract
 from medocr_cli.cli.generate_dataset import generate_dataset
 from medocr_cli.cli.inpaint import inpaint
+from medocr_cli.cli.merge import merge
 from medocr_cli.cli.scrub import scrub
 from medocr_cli.cli.train import train
 
@@ -70,7 +70,7 @@ app.command("generate-dataset")(generate_dataset)
 app.command("train")(train)
 app.command("classify")(classify)
 app.command("extract")(extract)
-app.command("merge")(not_built.merge)
+app.command("merge")(merge)
 app.command("inpaint")(inpaint)
 app.command("scrub")(scrub)
 
