@@ -48,6 +48,7 @@ class ClassifierTask:
         self.model = (model or build(self.spec)).to(device)
         self.device = torch.device(device)
         self.train, self.val, self.recipe = train, val, recipe
+        self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
         self.mean = torch.tensor(self.spec["mean"], device=self.device).view(1, -1, 1, 1)
@@ -58,7 +59,12 @@ class ClassifierTask:
         return max(1, len(self.train.labels) // self.recipe.batch_size)
 
     def train_batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield shuffled (uint8 images, labels) batches."""
+        """Yield shuffled (uint8 images, labels) batches.
+
+        The shuffle and the augmentation draw from a generator seeded by (seed, epoch), so a
+        resumed run sees the same epochs as an uninterrupted one.
+        """
+        self.generator.manual_seed(self.seed * 100_003 + epoch)
         order = torch.randperm(len(self.train.labels), generator=self.generator)
         size = self.recipe.batch_size
         for i in range(self.n_train_batches()):
