@@ -40,6 +40,7 @@ $(STAMP): pyproject.toml
 setup: system-deps $(STAMP)
 
 demo: setup
+	$(BIN)/medocr classify examples
 	$(BIN)/medocr scrub examples out/examples --overwrite
 
 test: setup
