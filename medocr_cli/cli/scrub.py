@@ -31,6 +31,22 @@ def scrub(
         str, typer.Option(help="After a file fails: 'continue' with the rest, or 'stop'.")
     ] = "continue",
     method: Annotated[str, typer.Option(help="Inpainting method: telea or ns (OpenCV).")] = "telea",
+    header: Annotated[
+        str,
+        typer.Option(
+            help="DICOM header: 'keep' (only the pixel-cleaning marks are added) or 'basic' "
+            "(PS3.15 Annex E Basic Confidentiality Profile: names, IDs, dates, UIDs replaced; "
+            "private and free-text elements removed). PNG and other images have no header.",
+        ),
+    ] = "keep",
+    salt: Annotated[
+        str | None,
+        typer.Option(
+            help="Secret keying the UID remapping of --header basic: the same salt maps a UID "
+            "to the same new UID in every file and every run. Without it a random salt is used "
+            "per run (UIDs then differ between runs). Never written to the outputs.",
+        ),
+    ] = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the per-file results as a JSON array on stdout.")
     ] = False,
@@ -40,7 +56,8 @@ def scrub(
     Every frame is searched with Tesseract (both polarities, padded, upscaled when small); the
     words found are masked and repainted (OpenCV Telea by default) in the stored pixel values,
     and the file is written in its own format into the same relative place under OUT. DICOM
-    outputs are uncompressed, marked BurnedInAnnotation NO with the Clean Pixel Data code.
+    outputs are uncompressed, marked BurnedInAnnotation NO with the Clean Pixel Data code;
+    `--header basic` also de-identifies their headers (Annex E Basic Profile, UIDs keyed by --salt).
 
     OUT/medocr-report.jsonl gets one line per input (path, status, frames, boxes, seconds,
     error); recognised text is never written there. Inputs are never modified; outputs are
@@ -63,6 +80,8 @@ def scrub(
         overwrite=overwrite,
         stop_on_error=on_error == "stop",
         method=method,
+        header=header,
+        salt=salt,
     )
     progress = RichProgress(err_console, enabled=not opts.quiet, verbose=opts.verbose)
     with progress:

@@ -8,6 +8,7 @@ stored dtype with `Dataset.set_pixel_data`, uncompressed, so nothing is ever sil
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -162,12 +163,25 @@ def render_grey(ds: Dataset, frame: np.ndarray, index: int, photometric: str) ->
     return out
 
 
-def write_dicom(scan: Scan, target: Path, *, cleaned: bool = True) -> None:
+def write_dicom(
+    scan: Scan,
+    target: Path,
+    *,
+    cleaned: bool = True,
+    header: Callable[[Dataset], None] | None = None,
+) -> None:
     """Write the scan's frames back into its dataset and save it to `target` atomically.
 
     The transfer syntax becomes Explicit VR Little Endian (uncompressed), YBR data is labelled
-    RGB, the SOP Instance UID is kept and the file meta made consistent with it. The dataset held
-    by `scan` is updated in place.
+    RGB, the SOP Instance UID is kept (unless `header` replaces it) and the file meta made
+    consistent with it. The dataset held by `scan` is updated in place.
+
+    Args:
+        scan: The scan, with its (edited) frames.
+        target: Output file path.
+        cleaned: Mark the file as pixel-cleaned (see `mark_cleaned`).
+        header: Optional header de-identification step (e.g. `deid_header.HeaderDeidentifier`),
+            run on the dataset after the pixel marks and before the file meta is synchronised.
     """
     ds = scan.dataset
     assert ds is not None
@@ -201,6 +215,8 @@ def write_dicom(scan: Scan, target: Path, *, cleaned: bool = True) -> None:
         ds.set_original_encoding(syntax.is_implicit_VR, True)  # the words are little endian now
     if cleaned:
         mark_cleaned(ds)
+    if header is not None:
+        header(ds)
     _sync_file_meta(ds)
     with atomic_path(target) as tmp:
         pydicom.dcmwrite(

@@ -6,6 +6,7 @@ file holds), so a 16-bit signed CT stays 16-bit signed and a palette image keeps
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -135,7 +136,13 @@ def read_scan(path: Path) -> Scan:
     return read_image(path, fmt)
 
 
-def write_scan(scan: Scan, target: Path, *, cleaned: bool = True) -> None:
+def write_scan(
+    scan: Scan,
+    target: Path,
+    *,
+    cleaned: bool = True,
+    header: Callable[[Dataset], None] | None = None,
+) -> None:
     """Write `scan` to `target` atomically, in the format it was read from.
 
     Args:
@@ -143,11 +150,14 @@ def write_scan(scan: Scan, target: Path, *, cleaned: bool = True) -> None:
         target: Output file path; parent folders are created.
         cleaned: For DICOM, mark the file as pixel-cleaned (BurnedInAnnotation NO, the Clean Pixel
             Data Option code, overlays and icon removed).
+        header: For DICOM, a header de-identification step called with the pydicom dataset
+            before writing (e.g. `deid_header.HeaderDeidentifier`); ignored for other formats,
+            which carry no header to clean.
     """
     if scan.format == "dicom":
         from medocr_cli.io.dicom import write_dicom
 
-        write_dicom(scan, target, cleaned=cleaned)
+        write_dicom(scan, target, cleaned=cleaned, header=header)
     else:
         from medocr_cli.io.images import write_image
 

@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from medocr_cli.errors import MedocrError, OutputError, UsageError
 from medocr_cli.io import read_scan, write_scan
@@ -23,6 +23,11 @@ from medocr_cli.pipeline.inpaint import repaint_frame
 from medocr_cli.stages.inpaint import METHODS, boxes_to_mask
 from medocr_cli.stages.printed import PrintedConfig, check_tesseract, read_printed
 from medocr_cli.types import FileResult, Status
+
+if TYPE_CHECKING:
+    from medocr_cli.io.deid_header import HeaderDeidentifier
+
+HEADER_MODES = ("keep", "basic")
 
 
 class Progress(Protocol):
@@ -46,6 +51,10 @@ class ScrubConfig:
         stop_on_error: Stop at the first failed file instead of going on.
         method: Inpainting method, "telea" or "ns".
         printed: Tesseract settings.
+        header: DICOM header handling: "keep" (only the pixel-cleaning marks are written) or
+            "basic" (PS3.15 Annex E Basic Profile, see `io.deid_header`).
+        salt: Keys the UID remapping of "basic"; None draws a random salt per run, so UIDs then
+            differ between runs. Never written anywhere.
     """
 
     inputs: list[Path]
@@ -54,6 +63,27 @@ class ScrubConfig:
     stop_on_error: bool = False
     method: str = "telea"
     printed: PrintedConfig = field(default_factory=PrintedConfig)
+    header: str = "keep"
+    salt: str | None = None
+
+
+def header_step(config: ScrubConfig) -> HeaderDeidentifier | None:
+    """The header de-identification step of a run (one per run, so UIDs map consistently).
+
+    Raises:
+        UsageError: An unknown header mode, an empty salt, or a salt without `basic`.
+    """
+    if config.header not in HEADER_MODES:
+        raise UsageError(f"unknown header mode {config.header!r}", hint="use keep or basic")
+    if config.header == "keep":
+        if config.salt is not None:
+            raise UsageError("a salt only applies with --header basic")
+        return None
+    if config.salt is not None and not config.salt:
+        raise UsageError("the salt must not be empty", hint="omit --salt for a random one")
+    from medocr_cli.io.deid_header import HeaderDeidentifier, new_salt
+
+    return HeaderDeidentifier(config.salt if config.salt is not None else new_salt())
 
 
 @dataclass
@@ -77,8 +107,20 @@ class ScrubSummary:
         return 1 if c[Status.FAILED] or c[Status.FLAGGED] or self.stopped_early else 0
 
 
-def scrub_file(item: InputFile, target: Path, config: ScrubConfig) -> FileResult:
-    """Clean one file and write it to `target`; never raises for a bad input."""
+def scrub_file(
+    item: InputFile,
+    target: Path,
+    config: ScrubConfig,
+    header: HeaderDeidentifier | None = None,
+) -> FileResult:
+    """Clean one file and write it to `target`; never raises for a bad input.
+
+    `header` is the run's header step (`header_step(config)`); a DICOM dataset goes through it
+    before writing. Without one, "basic" builds its own (with a random salt, one per file,
+    unless `config.salt` is set).
+    """
+    if header is None and config.header == "basic":
+        header = header_step(config)
     t0 = time.perf_counter()
     result = FileResult(path=str(item.path), status=Status.OK)
     try:
@@ -95,7 +137,7 @@ def scrub_file(item: InputFile, target: Path, config: ScrubConfig) -> FileResult
             mask = boxes_to_mask(boxes, (scan.height, scan.width))
             repaint_frame(scan, index, mask, config.method)
             result.boxes += len(boxes)
-        write_scan(scan, target)
+        write_scan(scan, target, header=header)
         result.output = str(target)
     except MedocrError as exc:
         result.status, result.error = Status.FAILED, exc.one_line()
@@ -115,11 +157,13 @@ def run_scrub(config: ScrubConfig, progress: Progress | None = None) -> ScrubSum
     an atomic rename, also when the run is interrupted.
 
     Raises:
-        UsageError: Missing inputs, an output folder inside an input, an unknown method.
+        UsageError: Missing inputs, an output folder inside an input, an unknown method or
+            header mode, a salt without `header="basic"`.
         ToolMissingError: Tesseract is not installed.
     """
     if config.method not in METHODS:
         raise UsageError(f"unknown inpainting method {config.method!r}", hint="use telea or ns")
+    header = header_step(config)
     check_output_root(config.inputs, config.output)
     check_tesseract()
     items = list(walk_inputs(config.inputs))
@@ -144,7 +188,7 @@ def run_scrub(config: ScrubConfig, progress: Progress | None = None) -> ScrubSum
                         path=str(item.path), status=Status.SKIPPED, error="not an image file"
                     )
                 else:
-                    result = scrub_file(item, config.output / item.rel, config)
+                    result = scrub_file(item, config.output / item.rel, config, header)
                 results.append(result)
                 fh.write(json.dumps(result.to_json()) + "\n")
                 fh.flush()
