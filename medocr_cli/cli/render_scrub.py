@@ -57,12 +57,23 @@ class RichProgress:
         """Move the bar; report failures (always) and every file (with --verbose)."""
         if self._task is not None:
             self._bar.advance(self._task)
+        extra = result.extra
         if result.status == Status.FAILED:
             self.console.print(f"[red]failed[/] {result.error}", highlight=False, soft_wrap=True)
+        elif result.status == Status.FLAGGED:
+            where = f" -> {extra['quarantined']}" if "quarantined" in extra else ""
+            self.console.print(
+                f"[yellow]flagged[/] {result.path}: {extra.get('residual', 0)} residual text "
+                f"box(es){where}",
+                highlight=False,
+                soft_wrap=True,
+            )
         elif self.verbose:
+            note = " (resumed)" if extra.get("resumed") else ""
             self.console.print(
                 f"[{_STYLE[result.status]}]{result.status}[/] {result.path} "
-                f"frames={result.frames} boxes={result.boxes} {result.seconds:.2f}s",
+                f"frames={result.frames} reused={extra.get('frames_reused', 0)} "
+                f"boxes={result.boxes} {result.seconds:.2f}s{note}",
                 highlight=False,
             )
 
@@ -77,13 +88,23 @@ def render_summary(console: Console, summary: ScrubSummary) -> None:
     for status in (Status.OK, Status.FLAGGED, Status.FAILED, Status.SKIPPED):
         table.add_row(f"[{_STYLE[status]}]{status}[/]", str(counts.get(str(status), 0)))
     console.print(table)
+    resumed = sum(1 for r in images if r.extra.get("resumed"))
+    images = [r for r in images if not r.extra.get("resumed")]
     frames = sum(r.frames for r in images)
     boxes = sum(r.boxes for r in images)
     per_image = summary.seconds / len(images) if images else 0.0
+    reused = sum(int(r.extra.get("frames_reused", 0)) for r in images)
     console.print(
-        f"{len(images)} images, {frames} frames, {boxes} text boxes removed in "
-        f"{summary.seconds:.1f}s ({per_image:.2f}s per image)"
+        f"{len(images)} images, {frames} frames ({reused} identical to an earlier frame), "
+        f"{boxes} text boxes removed in {summary.seconds:.1f}s ({per_image:.2f}s per image)"
         + ("; stopped at the first failure" if summary.stopped_early else ""),
         highlight=False,
     )
+    if resumed:
+        console.print(f"{resumed} more already done by an earlier run (--resume)", highlight=False)
+    quarantined = sum(1 for r in images if "quarantined" in r.extra)
+    if quarantined:
+        console.print(
+            f"{quarantined} flagged outputs moved to the quarantine folder", highlight=False
+        )
     console.print(f"report: {summary.report_path}", highlight=False)

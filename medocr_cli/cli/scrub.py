@@ -27,6 +27,29 @@ def scrub(
         ),
     ],
     overwrite: Annotated[bool, typer.Option(help="Replace outputs that already exist.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Skip inputs a previous run into OUT finished: output present and its report "
+            "line ok for the same path, size and mtime (also after an interrupted run). "
+            "With --overwrite the other existing outputs are replaced.",
+        ),
+    ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify/--no-verify",
+            help="Read each output back and search the frames that had text again; text left "
+            "over a removed region flags the file. --no-verify is faster.",
+        ),
+    ] = True,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            help="Move flagged outputs to OUT/_quarantine (same relative path) instead of the "
+            "output tree.",
+        ),
+    ] = False,
     on_error: Annotated[
         str, typer.Option(help="After a file fails: 'continue' with the rest, or 'stop'.")
     ] = "continue",
@@ -59,9 +82,14 @@ def scrub(
     outputs are uncompressed, marked BurnedInAnnotation NO with the Clean Pixel Data code;
     `--header basic` also de-identifies their headers (Annex E Basic Profile, UIDs keyed by --salt).
 
+    Each output is read back and the frames that had text are searched again; text found over
+    a removed region marks the file `flagged` (with --strict it is moved to OUT/_quarantine).
+    Frames identical to an earlier frame of the same file reuse its boxes.
+
     OUT/medocr-report.jsonl gets one line per input (path, status, frames, boxes, seconds,
-    error); recognised text is never written there. Inputs are never modified; outputs are
-    written atomically. Exit codes: 0 all images cleaned, 1 some failed, 2 usage error.
+    error, input size and mtime, reused frames, residual boxes, quarantine path); recognised
+    text is never written there. Inputs are never modified; outputs are written atomically.
+    Exit codes: 0 all images cleaned, 1 some failed or were flagged, 2 usage error.
     """
     from medocr_cli.cli.render_scrub import RichProgress, render_summary
     from medocr_cli.errors import UsageError
@@ -82,6 +110,9 @@ def scrub(
         method=method,
         header=header,
         salt=salt,
+        resume=resume,
+        verify=verify,
+        strict=strict,
     )
     progress = RichProgress(err_console, enabled=not opts.quiet, verbose=opts.verbose)
     with progress:

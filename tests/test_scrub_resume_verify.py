@@ -1,0 +1,202 @@
+"""`scrub`: identical cine frames read once, `--resume`, verification, `--strict` quarantine."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _phi_images import write_ct, write_png
+from typer.testing import CliRunner
+
+import medocr_cli.pipeline.scrub as scrub_mod
+from medocr_cli.cli.app import app
+from medocr_cli.errors import UsageError
+from medocr_cli.io import read_scan
+from medocr_cli.io.walk import REPORT_NAME
+from medocr_cli.pipeline.scrub import ScrubConfig, run_scrub
+from medocr_cli.types import Status
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Record the frame shape of every Tesseract search the pipeline makes."""
+    seen: list[tuple[int, ...]] = []
+    real = scrub_mod.read_printed
+
+    def spy(image, frame=0, config=None):
+        seen.append(image.shape)
+        return real(image, frame, config)
+
+    monkeypatch.setattr(scrub_mod, "read_printed", spy)
+    return seen
+
+
+@pytest.fixture
+def no_repaint(monkeypatch):
+    """Make the inpainting step do nothing, so the text stays in the output."""
+    monkeypatch.setattr(scrub_mod, "repaint_frame", lambda *args, **kwargs: None)
+
+
+def report(out: Path) -> dict[str, dict]:
+    lines = [json.loads(x) for x in (out / REPORT_NAME).read_text().splitlines()]
+    return {Path(line["path"]).name: line for line in lines}
+
+
+def two_pngs(src: Path) -> None:
+    write_png(src / "a.png", seed=1)
+    write_png(src / "b.png", seed=2)
+
+
+def test_identical_frames_are_searched_once(tmp_path, calls):
+    src = tmp_path / "in"
+    write_ct(src / "cine.dcm", size=160, frames=4)
+    before = read_scan(src / "cine.dcm")
+    assert all(np.array_equal(before.frames[0], f) for f in before.frames)  # repeated frames
+    summary = run_scrub(ScrubConfig(inputs=[src], output=tmp_path / "out"))
+    (result,) = summary.results
+    assert result.status == Status.OK and result.frames == 4
+    assert result.extra["frames_reused"] == 3
+    assert result.boxes >= 3 * 4  # every frame's boxes counted
+    assert len(calls) == 2  # one search to clean, one to verify, for four identical frames
+    after = read_scan(tmp_path / "out" / "cine.dcm")
+    for i in range(4):  # the repaint still reaches every frame
+        assert not np.array_equal(after.frames[i], before.frames[i])
+    assert report(tmp_path / "out")["cine.dcm"]["frames_reused"] == 3
+
+
+def test_resume_skips_finished_and_redoes_changed(tmp_path, calls):
+    src, out = tmp_path / "in", tmp_path / "out"
+    two_pngs(src)
+    first = run_scrub(ScrubConfig(inputs=[src], output=out, verify=False))
+    assert [r.status for r in first.results] == [Status.OK, Status.OK]
+    line = report(out)["a.png"]
+    assert line["input_size"] == (src / "a.png").stat().st_size
+    assert line["input_mtime_ns"] == (src / "a.png").stat().st_mtime_ns
+    st = (src / "b.png").stat()
+    os.utime(src / "b.png", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # b changed
+    calls.clear()
+
+    # Without --overwrite the changed file's existing output is refused, as without --resume.
+    kept = run_scrub(ScrubConfig(inputs=[src], output=out, resume=True, verify=False))
+    by_name = {Path(r.path).name: r for r in kept.results}
+    assert by_name["a.png"].extra["resumed"] is True and by_name["a.png"].status == Status.OK
+    assert by_name["b.png"].status == Status.FAILED and "--overwrite" in by_name["b.png"].error
+    assert calls == []
+    # That failed run still kept a's ok line: resuming again with --overwrite skips a, redoes b.
+    again = run_scrub(
+        ScrubConfig(inputs=[src], output=out, resume=True, overwrite=True, verify=False)
+    )
+    by_name = {Path(r.path).name: r for r in again.results}
+    assert by_name["a.png"].extra.get("resumed") is True
+    assert by_name["a.png"].extra["verified"] is False  # carried from the first run
+    assert by_name["b.png"].status == Status.OK and "resumed" not in by_name["b.png"].extra
+    assert len(calls) == 1 and again.exit_code == 0
+    assert report(out)["a.png"]["resumed"] is True
+    assert report(out)["b.png"]["input_mtime_ns"] == (src / "b.png").stat().st_mtime_ns
+
+
+def test_resume_after_interruption(tmp_path, monkeypatch, calls):
+    src, out = tmp_path / "in", tmp_path / "out"
+    two_pngs(src)
+    real = scrub_mod.scrub_file
+    stop_at = ["b.png"]
+
+    def interrupted(item, target, config, header=None):
+        if item.path.name in stop_at:
+            raise KeyboardInterrupt
+        return real(item, target, config, header)
+
+    monkeypatch.setattr(scrub_mod, "scrub_file", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_scrub(ScrubConfig(inputs=[src], output=out, verify=False))
+    monkeypatch.setattr(scrub_mod, "scrub_file", real)
+    assert set(report(out)) == {"a.png"} and not (out / "b.png").exists()
+    # A killed run leaves only the .partial report behind; resume reads that too.
+    (out / REPORT_NAME).rename(out / f".{REPORT_NAME}.partial")
+    calls.clear()
+    summary = run_scrub(ScrubConfig(inputs=[src], output=out, resume=True, verify=False))
+    by_name = {Path(r.path).name: r for r in summary.results}
+    assert by_name["a.png"].extra.get("resumed") is True
+    assert by_name["b.png"].status == Status.OK and "resumed" not in by_name["b.png"].extra
+    assert len(calls) == 1 and (out / "b.png").exists()
+    assert not (out / f".{REPORT_NAME}.partial").exists()
+
+    # A resumed run interrupted at a (changed) keeps the earlier line of b, which it never reached.
+    stop_at[:] = ["a.png"]
+    st = (src / "a.png").stat()
+    os.utime(src / "a.png", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    monkeypatch.setattr(scrub_mod, "scrub_file", interrupted)
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        run_scrub(ScrubConfig(inputs=[src], output=out, resume=True, overwrite=True, verify=False))
+    monkeypatch.setattr(scrub_mod, "scrub_file", real)
+    assert report(out)["b.png"]["status"] == "ok"  # carried over, so still resumable
+    calls.clear()
+    last = run_scrub(
+        ScrubConfig(inputs=[src], output=out, resume=True, overwrite=True, verify=False)
+    )
+    by_name = {Path(r.path).name: r for r in last.results}
+    assert by_name["b.png"].extra.get("resumed") is True
+    assert by_name["a.png"].status == Status.OK and "resumed" not in by_name["a.png"].extra
+    assert len(calls) == 1
+
+
+def test_verify_flags_residual_text(tmp_path, no_repaint, calls):
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_png(src / "a.png")
+    summary = run_scrub(ScrubConfig(inputs=[src], output=out))
+    (result,) = summary.results
+    assert result.status == Status.FLAGGED and result.extra["residual"] >= 3
+    assert summary.exit_code == 1 and len(calls) == 2
+    assert (out / "a.png").exists()  # without --strict it stays in the output tree
+    line = report(out)["a.png"]
+    assert line["status"] == "flagged" and line["residual"] == result.extra["residual"]
+    assert "quarantined" not in line
+    text = (out / REPORT_NAME).read_text()
+    assert "4821937" not in text and "JANE" not in text
+
+
+def test_strict_quarantines_and_exits_1(tmp_path, no_repaint):
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_png(src / "sub" / "a.png")
+    result = runner.invoke(app, ["--quiet", "scrub", str(src), str(out), "--strict"])
+    assert result.exit_code == 1, result.output
+    moved = out / "_quarantine" / "sub" / "a.png"
+    assert moved.is_file() and not (out / "sub" / "a.png").exists()
+    line = report(out)["a.png"]
+    assert line["status"] == "flagged" and line["quarantined"] == str(moved)
+    assert line["output"] is None
+    # The quarantine folder is never an input of a later run into the same OUT.
+    with pytest.raises(UsageError):
+        run_scrub(ScrubConfig(inputs=[out / "_quarantine"], output=out))
+
+
+def test_no_verify_skips_the_check(tmp_path, no_repaint, calls):
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_png(src / "a.png")
+    result = runner.invoke(app, ["--quiet", "scrub", str(src), str(out), "--no-verify"])
+    assert result.exit_code == 0, result.output
+    line = report(out)["a.png"]
+    assert line["status"] == "ok" and line["verified"] is False and "residual" not in line
+    assert len(calls) == 1
+
+
+def test_option_errors(tmp_path):
+    write_png(tmp_path / "in" / "a.png")
+    with pytest.raises(UsageError):
+        run_scrub(
+            ScrubConfig(inputs=[tmp_path / "in"], output=tmp_path / "o", strict=True, verify=False)
+        )
+    with pytest.raises(UsageError):
+        run_scrub(
+            ScrubConfig(
+                inputs=[tmp_path / "in"], output=tmp_path / "o", resume=True, header="basic"
+            )
+        )
+    result = runner.invoke(
+        app, ["scrub", str(tmp_path / "in"), str(tmp_path / "o"), "--strict", "--no-verify"]
+    )
+    assert result.exit_code == 2
