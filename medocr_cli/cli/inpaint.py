@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from medocr_cli.cli.common import err_console, fail, global_options, handle_errors, print_json
+from medocr_cli.cli.common import err_console, global_options, handle_errors, print_json
 
 
 @handle_errors
@@ -29,25 +29,55 @@ def inpaint(
         ),
     ] = None,
     method: Annotated[
-        str, typer.Option(help="telea or ns (OpenCV); learned is not built yet.")
-    ] = "telea",
+        str,
+        typer.Option(
+            help="learned (gated-conv inpainter), telea or ns (OpenCV), or auto: learned when "
+            "inpainter.pt is in the weights folder, else telea."
+        ),
+    ] = "auto",
+    weights: Annotated[
+        Path | None,
+        typer.Option(
+            help="Weights folder holding inpainter.pt, or the .pt file itself "
+            "(default: MEDOCR_WEIGHTS, then the shipped weights)."
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Repaint the given regions of an image, in its stored values, and write its own format.
 
     Pixels outside the regions stay bit-identical (except for JPEG, which is lossy). DICOM
-    stays in its stored dtype and bit depth, every frame that has boxes is repainted.
+    stays in its stored dtype and bit depth, every frame that has boxes is repainted; the
+    learned method fills each frame's stored values scaled by the range around the hole, then
+    rounds and clips them back (palette images keep palette indices).
     """
-    if method == "learned":
-        fail("--method learned is not built yet (the inpainter has no weights); use telea or ns")
-    from medocr_cli.pipeline.inpaint import run_inpaint
+    from medocr_cli.config import resolve_device
+    from medocr_cli.pipeline.inpaint import resolve_method, run_inpaint
 
+    chosen = resolve_method(method, weights)
+    device = resolve_device(global_options(ctx).device) if chosen == "learned" else "cpu"
     target = output or image.with_name(f"{image.stem}.inpainted{image.suffix}")
     changed = run_inpaint(
-        image, target, boxes_json=boxes, mask_path=mask, method=method, overwrite=overwrite
+        image,
+        target,
+        boxes_json=boxes,
+        mask_path=mask,
+        method=chosen,
+        overwrite=overwrite,
+        weights=weights,
+        device=device,
     )
     if json_out:
-        print_json({"path": str(image), "output": str(target), "frames_changed": changed})
+        print_json(
+            {
+                "path": str(image),
+                "output": str(target),
+                "frames_changed": changed,
+                "method": chosen,
+            }
+        )
     elif not global_options(ctx).quiet:
-        err_console.print(f"wrote {target} ({changed} frame(s) repainted)", highlight=False)
+        err_console.print(
+            f"wrote {target} ({changed} frame(s) repainted, {chosen})", highlight=False
+        )

@@ -7,18 +7,66 @@ from pathlib import Path
 
 import numpy as np
 
+from medocr_cli.config import weights_dir
 from medocr_cli.errors import InputFileError, UsageError
 from medocr_cli.io import Scan, read_scan, write_scan
-from medocr_cli.stages.inpaint import boxes_to_mask, inpaint_stored
+from medocr_cli.stages.inpaint import (
+    ALL_METHODS,
+    LEARNED,
+    WEIGHTS_NAME,
+    LearnedInpainter,
+    boxes_to_mask,
+    default_inpainter,
+    inpaint_stored,
+)
 from medocr_cli.types import Box
 
+#: The method that picks the learned inpainter when its weights are there, else Telea.
+AUTO = "auto"
 
-def repaint_frame(scan: Scan, index: int, mask: np.ndarray, method: str) -> None:
-    """Repaint the masked pixels of frame `index` in the scan's stored values, in place."""
+
+def repaint_frame(
+    scan: Scan,
+    index: int,
+    mask: np.ndarray,
+    method: str,
+    *,
+    inpainter: LearnedInpainter | None = None,
+) -> None:
+    """Repaint the masked pixels of frame `index` in the scan's stored values, in place.
+
+    For method "learned", `inpainter` is the loaded model (default: the weights folder's).
+    """
     repainted = inpaint_stored(
-        scan.frames[index], mask, value_range=scan.value_range, method=method, palette=scan.palette
+        scan.frames[index],
+        mask,
+        value_range=scan.value_range,
+        method=method,
+        palette=scan.palette,
+        inpainter=inpainter,
     )
     scan.set_frame(index, repainted)
+
+
+def weights_file(weights: Path | None) -> Path:
+    """Return the inpainter checkpoint named by `--weights` (a folder or a .pt file)."""
+    folder = weights_dir(weights)
+    return folder if folder.suffix == ".pt" else folder / WEIGHTS_NAME
+
+
+def resolve_method(method: str, weights: Path | None = None) -> str:
+    """Turn "auto" into "learned" when the inpainter's weights exist, else "telea".
+
+    Raises:
+        UsageError: The method is unknown.
+    """
+    if method == AUTO:
+        return LEARNED if weights_file(weights).is_file() else "telea"
+    if method not in ALL_METHODS:
+        raise UsageError(
+            f"unknown inpainting method {method!r}", hint="use auto, learned, telea or ns"
+        )
+    return method
 
 
 def load_boxes(json_path: Path, image: Path) -> list[Box]:
@@ -81,14 +129,32 @@ def run_inpaint(
     mask_path: Path | None = None,
     method: str = "telea",
     overwrite: bool = False,
+    weights: Path | None = None,
+    device: str = "cpu",
 ) -> int:
-    """Repaint the regions in `image` and write the result to `output`; return frames changed."""
+    """Repaint the regions in `image` and write the result to `output`; return frames changed.
+
+    Args:
+        image: Input file (PNG, DICOM, ...).
+        output: Output file, written in the input's format.
+        boxes_json: Boxes from `extract --json` / `merge --json` (or give `mask_path`).
+        mask_path: A mask image of the frame size, applied to every frame.
+        method: "telea", "ns", "learned" or "auto" (learned when its weights exist).
+        overwrite: Replace an existing output.
+        weights: Weights folder or `inpainter.pt` for the learned method (default: shipped).
+        device: Torch device of the learned method.
+
+    Raises:
+        UsageError: Bad arguments; NotBuiltError (a UsageError) when "learned" has no weights.
+    """
     if (boxes_json is None) == (mask_path is None):
         raise UsageError("give exactly one of --boxes and --mask")
+    method = resolve_method(method, weights)
     if output.resolve() == image.resolve():
         raise UsageError("the output would replace the input", hint="choose another -o path")
     if output.exists() and not overwrite:
         raise UsageError(f"{output} exists", hint="pass --overwrite to replace it")
+    inpainter = default_inpainter(weights_file(weights), device) if method == LEARNED else None
     scan = read_scan(image)
     shape = (scan.height, scan.width)
     if mask_path is not None:
@@ -101,7 +167,7 @@ def run_inpaint(
     for index, mask in masks.items():
         if not mask.any():
             continue
-        repaint_frame(scan, index, mask, method)
+        repaint_frame(scan, index, mask, method, inpainter=inpainter)
         changed += 1
     write_scan(scan, output)
     return changed

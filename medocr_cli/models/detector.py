@@ -1,0 +1,304 @@
+"""The text detector: a light U-Net predicting where text lines and text pixels are.
+
+In the spirit of DBNet / CRAFT, but small enough for 2 CPU cores: four stride-2 encoder levels
+(1/2 .. 1/16, BatchNorm + ReLU), a top-down decoder that adds each encoder level back (an FPN
+with U-Net skips) and a 1x1 head at 1/2 of the input resolution. Half resolution, not the
+usual quarter, because overlay text on scans can be 5-8 px high: at 1/4 a line would be one
+or two map pixels and neighbouring lines would merge.
+
+The head has two channels (logits):
+  0 "core": the DBNet-style shrunk line box; thresholded and grown back ("unclipped") it gives
+     one box per text line, with neighbouring lines kept apart by the shrink.
+  1 "text": the text-pixel mask, for refining boxes to strokes later on.
+
+Input: grey plus a chroma channel (max - min of R, G, B; zero for grey frames), uint8 scaled
+to [0, 1] and centred. Chroma makes coloured overlay text (blue, yellow, green on a grey scan)
+stand out even where its grey value matches the anatomy behind it. Fully convolutional: any
+size, padded by the caller to a multiple of `STRIDE`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional
+
+from medocr_cli.models.registry import register
+
+#: The input must be a multiple of this (four stride-2 levels).
+STRIDE = 16
+#: Output channels of the head.
+CHANNELS = ("core", "text")
+
+
+def detector_spec(
+    widths: tuple[int, ...] = (12, 24, 48, 96),
+    decoder: int = 16,
+    shrink: float = 0.25,
+    margin: float = 0.15,
+    join: float = 0.8,
+    threshold: float = 0.4,
+    min_score: float = 0.5,
+) -> dict[str, Any]:
+    """Return the spec of a detector.
+
+    Args:
+        widths: Channels of the encoder levels at 1/2, 1/4, 1/8 and 1/16 of the input.
+        decoder: Channels of the decoder (every level, then the head at 1/2).
+        shrink: Share of the line height cut off each side of a line box for the core target;
+            the post-processing grows components back by the same rule.
+        margin: Extra growth of a predicted box, as a share of its line height, each side.
+        join: Pieces of one line are joined across gaps up to this many line heights.
+        threshold: Core probability above which a map pixel belongs to a line.
+        min_score: Components whose mean core probability is below this are dropped.
+    """
+    return {
+        "arch": "text-detector",
+        "widths": [int(w) for w in widths],
+        "decoder": int(decoder),
+        "in_channels": 2,
+        "input": "grey + chroma (max-min of RGB), uint8 / 255",
+        "mean": 0.25,
+        "std": 0.3,
+        "out_stride": 2,
+        "pad_to": STRIDE,
+        "channels": list(CHANNELS),
+        "shrink": float(shrink),
+        "margin": float(margin),
+        "join": float(join),
+        "threshold": float(threshold),
+        "min_score": float(min_score),
+    }
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class TextDetector(nn.Module):
+    """Encoder (4 stride-2 levels) + additive top-down decoder + 2-channel head at 1/2."""
+
+    def __init__(self, widths: list[int], decoder: int, in_channels: int = 2) -> None:
+        super().__init__()
+        levels = []
+        cin = in_channels
+        for i, width in enumerate(widths):
+            # The first level has a single conv: at 1/2 resolution it is the costliest one.
+            blocks = [_conv(cin, width, 2)] + ([_conv(width, width)] if i > 0 else [])
+            levels.append(nn.Sequential(*blocks))
+            cin = width
+        self.levels = nn.ModuleList(levels)
+        self.lateral = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(w, decoder, 1, bias=False), nn.BatchNorm2d(decoder))
+            for w in widths
+        )
+        self.smooth = nn.ModuleList(_conv(decoder, decoder) for _ in widths[:-1])
+        self.head = nn.Conv2d(decoder, len(CHANNELS), 1)
+        # Text covers a few percent of a scan: start the head near that prior.
+        nn.init.constant_(self.head.bias, -3.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return (N, 2, H/2, W/2) logits for an (N, C, H, W) input, H and W multiples of 16."""
+        features = []
+        for level in self.levels:
+            x = level(x)
+            features.append(x)
+        y = functional.relu(self.lateral[-1](features[-1]))
+        for i in range(len(features) - 2, -1, -1):
+            y = functional.interpolate(y, size=features[i].shape[-2:], mode="nearest")
+            y = self.smooth[i](y + self.lateral[i](features[i]))
+        return self.head(y)
+
+
+@register("text-detector")
+def build_detector(spec: dict[str, Any]) -> nn.Module:
+    """Build the untrained detector of a spec made by `detector_spec`."""
+    return TextDetector(
+        [int(w) for w in spec["widths"]], int(spec["decoder"]), int(spec.get("in_channels", 2))
+    )
+
+
+def to_input(image: np.ndarray) -> np.ndarray:
+    """Turn one 8-bit display frame (grey or RGB[A]) into the uint8 (2, H, W) network input."""
+    import cv2
+
+    if image.dtype != np.uint8:
+        raise ValueError("the detector takes 8-bit display frames")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        return np.stack([image, np.zeros_like(image)])
+    rgb = image[:, :, :3]
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+    chroma = rgb.max(axis=2) - rgb.min(axis=2)
+    return np.stack([grey, chroma])
+
+
+def normalise(batch: torch.Tensor, spec: dict[str, Any]) -> torch.Tensor:
+    """Turn a uint8 (N, 2, H, W) batch into the network's float input."""
+    return (batch.float() / 255.0 - float(spec["mean"])) / float(spec["std"])
+
+
+def padded_size(height: int, width: int, multiple: int = STRIDE) -> tuple[int, int]:
+    """Return `(height, width)` rounded up to a multiple of `multiple`."""
+    return (-(-height // multiple) * multiple, -(-width // multiple) * multiple)
+
+
+def shrink_box(box: tuple[float, float, float, float], shrink: float) -> tuple[float, ...]:
+    """Return the core of a line box: `shrink` x its height cut off each side.
+
+    Horizontally the cut is also at most a quarter of the width, so a one-letter "line" keeps
+    a core. The training targets are drawn from this; `unclip_box` undoes it.
+    """
+    x0, y0, x1, y1 = box
+    h, w = y1 - y0, x1 - x0
+    dy = shrink * h
+    dx = min(shrink * h, 0.25 * w)
+    return (x0 + dx, y0 + dy, x1 - dx, y1 - dy)
+
+
+def unclip_box(
+    core: tuple[float, float, float, float], shrink: float, margin: float
+) -> tuple[float, float, float, float]:
+    """Grow a predicted core back to its line box, plus `margin` x the line height each side.
+
+    The line height is the core's divided by (1 - 2 x shrink); growing a little beyond the
+    shrink is on purpose: a box slightly too large costs a few repainted pixels, one slightly
+    too small leaves the edge of the letters behind.
+    """
+    x0, y0, x1, y1 = core
+    height = (y1 - y0) / max(1e-6, 1.0 - 2.0 * shrink)
+    grow = (shrink + margin) * height
+    return (x0 - grow, y0 - grow, x1 + grow, y1 + grow)
+
+
+def _join_lines(cores: list[list[float]], shrink: float, join: float) -> list[list[float]]:
+    """Merge core boxes `[x0, y0, x1, y1, prob_sum, area]` that lie on one text line.
+
+    Two cores join when they overlap vertically by at least half the lower one, their heights
+    differ by less than 2.5x, and the horizontal gap between them is at most `join` line
+    heights: the map can break a line at a wide word gap, and a line read in pieces is both
+    harder to cover and harder to recognise.
+    """
+    n = len(cores)
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(n):
+        ax0, ay0, ax1, ay1 = cores[i][:4]
+        for j in range(i + 1, n):
+            bx0, by0, bx1, by1 = cores[j][:4]
+            ha, hb = ay1 - ay0, by1 - by0
+            if min(ay1, by1) - max(ay0, by0) < 0.5 * min(ha, hb):
+                continue
+            if max(ha, hb) > 2.5 * min(ha, hb):
+                continue
+            gap = max(bx0 - ax1, ax0 - bx1)
+            if gap <= join * max(ha, hb) / max(1e-6, 1.0 - 2.0 * shrink):
+                parent[root(j)] = root(i)
+    groups: dict[int, list[float]] = {}
+    for i, core in enumerate(cores):
+        g = groups.get(root(i))
+        if g is None:
+            groups[root(i)] = list(core)
+        else:
+            g[0], g[1] = min(g[0], core[0]), min(g[1], core[1])
+            g[2], g[3] = max(g[2], core[2]), max(g[3], core[3])
+            g[4] += core[4]
+            g[5] += core[5]
+    return list(groups.values())
+
+
+def boxes_from_map(
+    core: np.ndarray,
+    spec: dict[str, Any],
+    shape: tuple[int, int],
+) -> list[tuple[int, int, int, int, float]]:
+    """Turn a core probability map into line boxes `(x0, y0, x1, y1, score)` in input pixels.
+
+    The map (at 1/`out_stride` of the input) is thresholded and split into 8-connected
+    components; components on one line are joined (`_join_lines`) and each line's bounding box
+    is grown back by `unclip_box`. The score is the line's mean core probability; lines below
+    `min_score` are dropped.
+
+    Args:
+        core: Float (h, w) core probabilities for one frame (padding already cut off).
+        spec: The detector spec (threshold, min_score, shrink, margin, join, out_stride).
+        shape: (height, width) of the frame, to clip the boxes.
+    """
+    import cv2
+
+    binary = (core > float(spec["threshold"])).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    if n <= 1:
+        return []
+    sums = np.bincount(labels.ravel(), weights=core.ravel().astype(np.float64), minlength=n)
+    stride = float(spec.get("out_stride", 2))
+    shrink = float(spec["shrink"])
+    cores = [
+        [float(x), float(y), float(x + w), float(y + h), float(sums[i]), float(area)]
+        for i, (x, y, w, h, area) in enumerate(stats.tolist())
+        if i > 0
+    ]
+    if float(spec.get("join", 0.0)) > 0:
+        cores = _join_lines(cores, shrink, float(spec["join"]))
+    margin = float(spec.get("margin", 0.1))
+    height, width = shape
+    boxes = []
+    for x0, y0, x1, y1, total, area in cores:
+        score = total / area
+        if score < float(spec["min_score"]):
+            continue
+        gx0, gy0, gx1, gy1 = unclip_box(
+            (x0 * stride, y0 * stride, x1 * stride, y1 * stride), shrink, margin
+        )
+        bx0, by0 = max(0, int(np.floor(gx0))), max(0, int(np.floor(gy0)))
+        bx1, by1 = min(width, int(np.ceil(gx1))), min(height, int(np.ceil(gy1)))
+        if bx1 > bx0 and by1 > by0:
+            boxes.append((bx0, by0, bx1, by1, round(score, 4)))
+    return boxes
+
+
+def forward_frames(
+    model: nn.Module,
+    spec: dict[str, Any],
+    inputs: list[np.ndarray],
+    device: torch.device | str,
+) -> list[np.ndarray]:
+    """Run the network on uint8 (2, h, w) inputs of any sizes in one batch.
+
+    Each input is padded (edge copy) at the bottom and right to the batch's common size, a
+    multiple of `pad_to`; the returned float32 (2, ceil(h/2), ceil(w/2)) probability maps
+    (core, text) have that padding cut off again.
+    """
+    if not inputs:
+        return []
+    stride = int(spec.get("out_stride", 2))
+    multiple = int(spec.get("pad_to", STRIDE))
+    height = max(x.shape[1] for x in inputs)
+    width = max(x.shape[2] for x in inputs)
+    ph, pw = padded_size(height, width, multiple)
+    batch = np.empty((len(inputs), inputs[0].shape[0], ph, pw), np.uint8)
+    for i, x in enumerate(inputs):
+        h, w = x.shape[1:]
+        batch[i] = np.pad(x, ((0, 0), (0, ph - h), (0, pw - w)), mode="edge")
+    tensor = torch.from_numpy(batch).to(device)
+    with torch.inference_mode():
+        x = normalise(tensor, spec).contiguous(memory_format=torch.channels_last)
+        probs = torch.sigmoid(model(x).float()).cpu().numpy()
+    return [
+        np.ascontiguousarray(p[:, : -(-x.shape[1] // stride), : -(-x.shape[2] // stride)])
+        for p, x in zip(probs, inputs, strict=True)
+    ]

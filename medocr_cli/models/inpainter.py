@@ -1,0 +1,281 @@
+"""The learned inpainter: a small encoder-decoder of gated convolutions (PEN-Net / DeepFill v2).
+
+A gated convolution computes features and a soft gate from the same input,
+`act(conv_f(x)) * sigmoid(conv_g(x))`, so the network learns per pixel and per channel how much
+to trust what it sees: around a hole the valid pixels pass and the zeroed ones are gated away,
+which a plain convolution cannot do. The layout follows PEN-Net's U-Net shape: three stride-2
+gated encoders, a bottleneck of dilated gated convolutions (a wide receptive field at 1/8
+resolution, cheap), and a decoder that upsamples and fuses the encoder's skip features.
+
+Input: the image in [0, 1] with the hole zeroed (3 channels) plus the mask (1 = hole); output:
+the whole image, of which only the hole is kept (see `composite`). Inside, a parameter-free
+push-pull fill of the hole (a smooth interpolation of its border, about as good as Telea) is
+computed first and given to the network as 3 more input channels; the network predicts a
+correction to it (its last layer starts near zero). Training starts from a sound fill instead of
+from black, which is what makes a few thousand steps on two CPU cores enough.
+
+Colour images use the 3 channels as RGB; grey images are replicated to 3 channels and the
+output's channel mean is used.
+One 3-channel model serves both (same cost for grey and colour, and colour holes are filled
+with coherent channels instead of three independent guesses).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional
+
+from medocr_cli.models.registry import register
+
+#: Every side of the input is padded (reflect) to a multiple of this: three stride-2 stages.
+STRIDE = 8
+
+
+def inpainter_spec(
+    widths: tuple[int, int, int] = (24, 48, 64), dilations: tuple[int, ...] = (2, 2, 4, 4)
+) -> dict:
+    """Return the spec of a gated inpainter.
+
+    Args:
+        widths: Channels of the three encoder stages (1/2, 1/4, 1/8 resolution).
+        dilations: Dilation of each bottleneck gated convolution, at 1/8 resolution. Kept
+            small enough that the receptive field fits the training crops: a tap that only
+            ever saw zero padding in training sees real pixels on a full image, and that
+            shift costs more than the extra reach gains.
+    """
+    return {
+        "arch": "gated-inpainter",
+        "widths": [int(w) for w in widths],
+        "dilations": [int(d) for d in dilations],
+        "fill_iterations": 20,
+        "channels": 3,
+        "stride": STRIDE,
+        "value_scale": "[0, 1]; grey replicated to 3 channels, output channel mean",
+        "input": "image * (1 - mask), mask (1 = hole); output = push-pull fill + residual",
+    }
+
+
+class GatedConv2d(nn.Module):
+    """`leaky_relu(conv_features(x)) * sigmoid(conv_gate(x))`, both from one convolution.
+
+    Args:
+        cin: Input channels.
+        cout: Output channels (the convolution itself makes 2 * cout: features and gate).
+        kernel: Kernel size (odd); padding keeps the size at stride 1.
+        stride: 1, or 2 to halve the resolution.
+        dilation: Dilation of the kernel.
+    """
+
+    def __init__(
+        self, cin: int, cout: int, kernel: int = 3, stride: int = 1, dilation: int = 1
+    ) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(
+            cin, 2 * cout, kernel, stride, padding=dilation * (kernel - 1) // 2, dilation=dilation
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the gated features."""
+        features, gate = self.conv(x).chunk(2, dim=1)
+        return functional.leaky_relu(features, 0.2) * torch.sigmoid(gate)
+
+
+class GatedInpainter(nn.Module):
+    """U-shaped gated-convolution inpainter; see the module docstring.
+
+    Args:
+        widths: Channels at 1/2, 1/4 and 1/8 resolution.
+        dilations: One residual dilated gated convolution per entry, at 1/8 resolution.
+    """
+
+    def __init__(
+        self, widths: tuple[int, int, int], dilations: tuple[int, ...], fill_iterations: int = 20
+    ) -> None:
+        super().__init__()
+        self.fill_iterations = fill_iterations
+        w1, w2, w3 = widths
+        self.enc1 = GatedConv2d(7, w1, 5, stride=2)
+        self.enc2 = GatedConv2d(w1, w2, 3, stride=2)
+        self.enc3 = GatedConv2d(w2, w3, 3, stride=2)
+        self.bottleneck = nn.ModuleList(GatedConv2d(w3, w3, 3, dilation=d) for d in dilations)
+        self.dec3 = GatedConv2d(w3 + w2, w2, 3)
+        self.dec2 = GatedConv2d(w2 + w1, w1, 3)
+        self.head = nn.Conv2d(w1 + 7, 3, 3, padding=1)
+        with torch.no_grad():  # start close to the push-pull fill, but not flat: see forward
+            self.head.weight.mul_(0.1)
+            self.head.bias.zero_()
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Return the predicted image (N, 3, H, W) for any H, W.
+
+        Args:
+            image: (N, 3, H, W) in [0, 1]; the hole's values are ignored (zeroed here).
+            mask: (N, 1, H, W), 1 inside the hole, 0 outside.
+        """
+        rows, cols = image.shape[-2:]
+        pad_r, pad_c = (-rows) % STRIDE, (-cols) % STRIDE
+        known = image * (1 - mask)
+        coarse = push_pull(known, 1 - mask, self.fill_iterations)
+        x = torch.cat([known, mask, coarse], dim=1)
+        if pad_r or pad_c:
+            mode = "reflect" if rows > pad_r and cols > pad_c else "replicate"
+            x = functional.pad(x, (0, pad_c, 0, pad_r), mode=mode)
+        e1 = self.enc1(x)
+        e2 = self.enc2(e1)
+        h = self.enc3(e2)
+        for block in self.bottleneck:
+            h = h + block(h)
+        h = self.dec3(torch.cat([_up(h, e2), e2], dim=1))
+        h = self.dec2(torch.cat([_up(h, e1), e1], dim=1))
+        residual = self.head(torch.cat([_up(h, x), x], dim=1))
+        return coarse + residual[..., :rows, :cols]
+
+
+def push_pull(
+    values: torch.Tensor, weights: torch.Tensor, iterations: int = 20, sharpness: float = 8.0
+) -> torch.Tensor:
+    """Fill the unknown pixels (weight 0) smoothly from the known ones (weight 1).
+
+    Push-pull (Gortler et al.) with relaxation, i.e. a multigrid solution of Laplace's
+    equation in the hole: the known values are averaged down an image pyramid; on the way back
+    up, each level starts from the coarser level's fill and relaxes it `iterations` times
+    towards the mean of its four neighbours, keeping the cells it knows (a cell counts as
+    known in proportion to its share of known pixels, times `sharpness`). The result is the
+    smooth membrane spanned by the hole's border: no blocks, no streaks, and on our data about
+    1.3 dB better than Telea inside text holes before any learning. It has no parameters; the
+    network learns the detail it misses (edges and lines crossing the hole).
+    """
+    pyramid = [(values * weights, weights)]
+    while min(pyramid[-1][1].shape[-2:]) > 1:
+        v, w = pyramid[-1]
+        pyramid.append(
+            (
+                functional.avg_pool2d(v, 2, ceil_mode=True),
+                functional.avg_pool2d(w, 2, ceil_mode=True),
+            )
+        )
+    v, w = pyramid[-1]
+    filled = v / w.clamp_min(1e-6)
+    channels = values.shape[1]
+    kernel = values.new_tensor([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]])
+    kernel = kernel.view(1, 1, 3, 3).repeat(channels, 1, 1, 1)
+    for v, w in reversed(pyramid[:-1]):
+        alpha = (w * sharpness).clamp(0.0, 1.0)
+        known = alpha * (v / w.clamp_min(1e-6))
+        filled = known + (1 - alpha) * _up(filled, v)
+        for _ in range(iterations):
+            padded = functional.pad(filled, (1, 1, 1, 1), mode="replicate")
+            filled = known + (1 - alpha) * functional.conv2d(padded, kernel, groups=channels)
+    return filled
+
+
+def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Upsample `x` (bilinear) to the spatial size of `like`."""
+    return functional.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def composite(image: torch.Tensor, mask: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
+    """Keep `image` outside the hole and the (clamped) prediction inside it."""
+    return torch.where(mask > 0.5, predicted.clamp(0.0, 1.0), image)
+
+
+@register("gated-inpainter")
+def build_inpainter(spec: dict[str, Any]) -> nn.Module:
+    """Build the gated inpainter that `spec` describes."""
+    widths = tuple(int(w) for w in spec.get("widths", (24, 48, 64)))
+    dilations = tuple(int(d) for d in spec.get("dilations", (2, 2, 4, 4)))
+    if len(widths) != 3:
+        raise ValueError("an inpainter spec needs three widths")
+    iterations = int(spec.get("fill_iterations", 20))
+    return GatedInpainter(widths, dilations, iterations)  # type: ignore[arg-type]
+
+
+def fill_only(model: nn.Module) -> nn.Module:
+    """Return a copy of a gated inpainter whose learned correction is switched off.
+
+    What is left is the parameter-free push-pull fill the network starts from; comparing
+    the two shows what the learning adds.
+    """
+    import copy
+
+    base = copy.deepcopy(model)
+    with torch.no_grad():
+        base.head.weight.zero_()
+        base.head.bias.zero_()
+    return base.eval()
+
+
+def inpaint_array(
+    model: nn.Module,
+    image: np.ndarray,
+    mask: np.ndarray,
+    *,
+    device: str | torch.device = "cpu",
+    tile: int = 1024,
+    margin: int = 96,
+) -> np.ndarray:
+    """Fill the hole of one image with `model`; pixels outside the hole are returned unchanged.
+
+    Only the part of the image around the hole is run through the network, in tiles of at
+    most `tile` px plus `margin` px of context on every side, so large frames with a little
+    text cost little and never need the whole frame's activations in memory at once.
+
+    Args:
+        model: A gated inpainter in eval mode.
+        image: float32 (H, W) grey or (H, W, 3) colour, values in [0, 1].
+        mask: (H, W), non-zero inside the hole.
+        device: Where to run the model.
+        tile: Largest side of the region filled per forward pass.
+        margin: Context around each tile given to the network.
+
+    Returns:
+        float32 array of the image's shape: the input outside the hole, the fill inside it.
+    """
+    hole = np.asarray(mask) > 0
+    out = np.array(image, dtype=np.float32, copy=True)
+    if not hole.any():
+        return out
+    grey = out.ndim == 2
+    rgb = np.repeat(out[:, :, None], 3, axis=2) if grey else out
+    rows, cols = hole.shape
+    ys, xs = np.nonzero(hole)
+    for top in range(int(ys.min()), int(ys.max()) + 1, tile):
+        for left in range(int(xs.min()), int(xs.max()) + 1, tile):
+            core = hole[top : top + tile, left : left + tile]
+            if not core.any():
+                continue
+            y0, x0 = max(0, top - margin), max(0, left - margin)
+            y1 = min(rows, top + min(tile, core.shape[0]) + margin)
+            x1 = min(cols, left + min(tile, core.shape[1]) + margin)
+            window = torch.from_numpy(np.ascontiguousarray(rgb[y0:y1, x0:x1].transpose(2, 0, 1)))
+            window_mask = torch.from_numpy(hole[y0:y1, x0:x1].astype(np.float32))
+            with torch.inference_mode():
+                predicted = model(window[None].to(device), window_mask[None, None].to(device))
+            filled = predicted[0].float().clamp(0.0, 1.0).cpu().numpy().transpose(1, 2, 0)
+            if grey:
+                filled = filled.mean(axis=2)
+            cy0, cx0 = top - y0, left - x0
+            cy1, cx1 = cy0 + core.shape[0], cx0 + core.shape[1]
+            region = out[top : top + core.shape[0], left : left + core.shape[1]]
+            region[core] = filled[cy0:cy1, cx0:cx1][core]
+    return out
+
+
+def inpaint_uint8(
+    model: nn.Module, image: np.ndarray, mask: np.ndarray, *, device: str | torch.device = "cpu"
+) -> np.ndarray:
+    """Fill the hole of an 8-bit grey (H, W) or RGB (H, W, 3) image; the rest stays bit-identical.
+
+    The fill is rounded to the nearest 8-bit value; only hole pixels are written.
+    """
+    hole = np.asarray(mask) > 0
+    out = image.copy()
+    if not hole.any():
+        return out
+    filled = inpaint_array(model, image.astype(np.float32) / 255.0, hole, device=device)
+    out[hole] = np.clip(np.rint(filled[hole] * 255.0), 0, 255).astype(image.dtype)
+    return out

@@ -1,0 +1,105 @@
+"""The detect stage: 8-bit display frames in, text-line boxes and text-probability maps out.
+
+A thin predictor around the `text-detector` network: frames become grey + chroma inputs,
+go through the network a batch at a time on the chosen device, and the core map's components
+are grown back into line boxes (`medocr_cli.models.detector.boxes_from_map`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from medocr_cli.config import weights_dir
+from medocr_cli.io.checkpoints import load_checkpoint
+from medocr_cli.models.checkpoint import unpack
+from medocr_cli.models.detector import CHANNELS, boxes_from_map, forward_frames, to_input
+from medocr_cli.types import Box
+
+WEIGHTS_NAME = "detector.pt"
+
+
+class Detector:
+    """A loaded detector checkpoint, ready to find text lines in batches of frames."""
+
+    def __init__(self, weights: Path, device: str = "cpu") -> None:
+        """Load `weights` (a `detector.pt`) onto `device`."""
+        checkpoint = load_checkpoint(weights)
+        self.path = Path(weights)
+        self.spec: dict[str, Any] = checkpoint["spec"]
+        self.metrics: dict[str, Any] = checkpoint.get("metrics", {})
+        self.device = torch.device(device)
+        model = unpack(checkpoint, source=str(weights)).to(self.device)
+        self.model = model.to(memory_format=torch.channels_last).eval()
+
+    @classmethod
+    def from_weights_dir(cls, folder: Path | None = None, device: str = "cpu") -> Detector:
+        """Load `detector.pt` from the weights folder (`--weights`, MEDOCR_WEIGHTS, shipped)."""
+        return cls(weights_dir(folder) / WEIGHTS_NAME, device)
+
+    def _maps(self, frames: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]:
+        """Return the (2, h/2, w/2) core and text maps of every frame."""
+        maps: list[np.ndarray] = []
+        for i in range(0, len(frames), batch_size):
+            inputs = [to_input(f) for f in frames[i : i + batch_size]]
+            maps.extend(forward_frames(self.model, self.spec, inputs, self.device))
+        return maps
+
+    def probability_map(
+        self, frames: Sequence[np.ndarray], batch_size: int = 8, channel: str = "text"
+    ) -> list[np.ndarray]:
+        """Return float32 (H, W) probability maps at each frame's own resolution.
+
+        Args:
+            frames: uint8 display frames (grey or RGB), any sizes.
+            batch_size: Frames per forward pass.
+            channel: "text" (the default): probability that a pixel is part of a character,
+                for refining boxes to strokes; "core": probability that it lies in the middle
+                of a text line, which is what the boxes are made from.
+        """
+        import cv2
+
+        if channel not in CHANNELS:
+            raise ValueError(f"channel must be one of {CHANNELS}")
+        k = CHANNELS.index(channel)
+        out = []
+        for frame, maps in zip(frames, self._maps(frames, batch_size), strict=True):
+            h, w = frame.shape[:2]
+            out.append(cv2.resize(maps[k], (w, h), interpolation=cv2.INTER_LINEAR))
+        return out
+
+    def detect(
+        self,
+        frames: Sequence[np.ndarray],
+        batch_size: int = 8,
+        frame_indices: Sequence[int] | None = None,
+    ) -> list[list[Box]]:
+        """Return the text-line boxes of every frame.
+
+        Args:
+            frames: uint8 display frames (grey or RGB), any sizes.
+            batch_size: Frames per forward pass.
+            frame_indices: The frame number written into each frame's boxes (its position in
+                a multi-frame scan); 0 for every frame when not given.
+
+        Returns:
+            One list of `Box` per frame, kind "text" (printed or handwritten is not told
+            apart here), source "detector", score the mean core probability of the line.
+        """
+        if frame_indices is not None and len(frame_indices) != len(frames):
+            raise ValueError("frame_indices must have one entry per frame")
+        results = []
+        for n, (frame, maps) in enumerate(zip(frames, self._maps(frames, batch_size), strict=True)):
+            index = int(frame_indices[n]) if frame_indices is not None else 0
+            found = boxes_from_map(maps[0], self.spec, frame.shape[:2])
+            results.append(
+                [
+                    Box(index, x0, y0, x1, y1, "", "text", score, "detector")
+                    for x0, y0, x1, y1, score in found
+                ]
+            )
+        return results

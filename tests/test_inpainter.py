@@ -1,0 +1,257 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from _phi_images import write_ct, write_png
+from typer.testing import CliRunner
+
+from medocr_cli.cli.app import app
+from medocr_cli.io import read_scan
+from medocr_cli.io.checkpoints import save_checkpoint
+from medocr_cli.models.checkpoint import pack
+from medocr_cli.models.inpainter import (
+    GatedConv2d,
+    fill_only,
+    inpaint_array,
+    inpainter_spec,
+    push_pull,
+)
+from medocr_cli.models.registry import build
+from medocr_cli.pipeline.inpaint import resolve_method
+from medocr_cli.stages.inpaint import LearnedInpainter, inpaint_stored
+from medocr_cli.training.inpainter import InpainterRecipe, inpainting_loss, psnr, ssim
+
+runner = CliRunner()
+TINY = inpainter_spec((8, 8, 8), (2,))
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """A weights folder holding an untrained tiny inpainter."""
+    folder = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    save_checkpoint(folder / "inpainter.pt", pack(build(TINY), TINY))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def inpainter(weights):
+    return LearnedInpainter(weights / "inpainter.pt")
+
+
+def _mask(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(shape, np.uint8)
+    mask[20:34, 10:60] = 255
+    mask[rng.integers(0, shape[0], 30), rng.integers(0, shape[1], 30)] = 255
+    return mask
+
+
+def test_gated_conv_and_model_shapes():
+    conv = GatedConv2d(4, 8, 3, stride=2)
+    assert conv(torch.rand(2, 4, 33, 47)).shape == (2, 8, 17, 24)
+    model = build(TINY).eval()
+    with torch.no_grad():  # any size: padded to a multiple of 8 inside, cropped back
+        out = model(torch.rand(1, 3, 37, 53), torch.zeros(1, 1, 37, 53))
+    assert out.shape == (1, 3, 37, 53)
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_uint8_outside_mask_bit_identical(inpainter, colour):
+    rng = np.random.default_rng(1)
+    shape = (70, 90, 3) if colour else (70, 90)
+    frame = rng.integers(0, 256, shape, dtype=np.uint8)
+    mask = _mask((70, 90))
+    out = inpaint_stored(frame, mask, value_range=(0, 255), method="learned", inpainter=inpainter)
+    assert out.dtype == np.uint8 and out.shape == frame.shape
+    assert np.array_equal(out[mask == 0], frame[mask == 0])
+    assert not np.array_equal(out[mask > 0], frame[mask > 0])
+
+
+def test_sixteen_bit_fill_stays_in_context_range(inpainter):
+    frame = np.full((64, 64), 1000, np.uint16)
+    frame[20:30, 10:50] = 4000  # burned-in text, far brighter than its surroundings
+    mask = np.zeros((64, 64), np.uint8)
+    mask[18:32, 8:52] = 255
+    out = inpaint_stored(frame, mask, value_range=(0, 4095), method="learned", inpainter=inpainter)
+    assert out.dtype == np.uint16
+    assert np.array_equal(out[mask == 0], frame[mask == 0])
+    assert out[mask > 0].min() >= 1000 and out[mask > 0].max() <= 1001
+
+
+def test_palette_keeps_indices(inpainter):
+    palette = np.stack([np.arange(256)] * 3, axis=1).astype(np.uint8)[::-1].copy()
+    frame = np.random.default_rng(2).integers(0, 200, (48, 64), dtype=np.uint8)
+    mask = _mask((48, 64))
+    out = inpaint_stored(
+        frame,
+        mask,
+        value_range=(0, 255),
+        method="learned",
+        palette=palette,
+        inpainter=inpainter,
+    )
+    assert out.dtype == np.uint8 and np.array_equal(out[mask == 0], frame[mask == 0])
+
+
+def test_inpaint_array_tiles_match_shape_and_keep_outside():
+    model = build(TINY).eval()
+    image = np.random.default_rng(3).random((90, 70)).astype(np.float32)
+    mask = _mask((90, 70))
+    out = inpaint_array(model, image, mask, tile=32, margin=8)
+    assert out.shape == image.shape and np.array_equal(out[mask == 0], image[mask == 0])
+    assert (out >= 0).all() and (out <= 1).all()
+
+
+def test_push_pull_fills_smoothly_and_keeps_known_pixels():
+    _, xx = torch.meshgrid(torch.linspace(0, 1, 40), torch.linspace(0, 1, 40), indexing="ij")
+    ramp = (0.2 + 0.6 * xx)[None, None]
+    known = torch.ones_like(ramp)
+    known[..., 10:30, 12:28] = 0
+    filled = push_pull(ramp * known, known)
+    assert torch.equal(filled[known > 0], ramp[known > 0])
+    assert (filled - ramp).abs().max() < 0.05  # a linear ramp is spanned almost exactly
+    model = build(TINY).eval()
+    with torch.no_grad():
+        base = fill_only(model)(ramp.repeat(1, 3, 1, 1), 1 - known)
+    assert torch.allclose(base, push_pull((ramp * known).repeat(1, 3, 1, 1), known), atol=1e-6)
+
+
+def test_loss_decreases_on_tiny_overfit():
+    torch.manual_seed(0)
+    model = build(TINY)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 32), torch.linspace(0, 1, 32), indexing="ij")
+    images = torch.stack([torch.stack([xx, yy, (xx + yy) / 2]), torch.stack([yy, xx, 1 - xx])])
+    masks = torch.zeros(2, 1, 32, 32)
+    masks[:, :, 10:20, 6:26] = 1
+    recipe = InpainterRecipe()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(60):
+        loss = inpainting_loss(model(images, masks), images, masks, recipe)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.3 * losses[0]
+
+
+def test_metrics():
+    a = np.full((32, 32), 100, np.uint8)
+    b = a.copy()
+    b[0, 0] = 110
+    assert psnr(a, a) == 50.0  # exact refills are capped, not infinite
+    assert psnr(a, b, b != a) == pytest.approx(10 * np.log10(255**2 / 100))
+    assert ssim(a, a) == pytest.approx(1.0)
+    assert ssim(a, b) < 1.0
+
+
+def test_cli_learned_on_int16_ct(tmp_path, weights):
+    boxes = write_ct(tmp_path / "ct.dcm")
+    x0, y0, x1, y1 = boxes[1]
+    spec = [{"path": "ct.dcm", "boxes": [{"frame": 0, "box": [x0, y0, x1, y1]}]}]
+    (tmp_path / "b.json").write_text(json.dumps(spec))
+    out = tmp_path / "clean.dcm"
+    result = runner.invoke(
+        app,
+        [
+            "inpaint",
+            str(tmp_path / "ct.dcm"),
+            "--boxes",
+            str(tmp_path / "b.json"),
+            "-o",
+            str(out),
+            "--method",
+            "learned",
+            "--weights",
+            str(weights),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["method"] == "learned"
+    scan_in, scan_out = read_scan(tmp_path / "ct.dcm"), read_scan(out)
+    a, b = scan_in.frames[0], scan_out.frames[0]
+    assert b.dtype == np.int16 == a.dtype
+    changed = a != b
+    assert changed.any()
+    rows, cols = np.nonzero(changed)
+    assert rows.min() >= y0 - 10 and rows.max() < y1 + 10
+    assert cols.min() >= x0 - 10 and cols.max() < x1 + 10
+    lo, hi = scan_in.value_range
+    assert b.min() >= lo and b.max() <= hi
+
+
+def test_cli_learned_mask_png(tmp_path, weights):
+    write_png(tmp_path / "a.png")
+    mask = np.zeros((256, 256), np.uint8)
+    mask[0:40, 0:120] = 255
+    from PIL import Image
+
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    result = runner.invoke(
+        app,
+        [
+            "inpaint",
+            str(tmp_path / "a.png"),
+            "--mask",
+            str(tmp_path / "m.png"),
+            "--weights",
+            str(weights),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "learned" in result.output  # auto picks learned when the weights are there
+    a = read_scan(tmp_path / "a.png").frames[0]
+    b = read_scan(tmp_path / "a.inpainted.png").frames[0]
+    assert np.array_equal(a[mask == 0], b[mask == 0]) and not np.array_equal(a, b)
+
+
+def test_learned_without_weights_is_a_usage_error(tmp_path):
+    write_png(tmp_path / "a.png")
+    from PIL import Image
+
+    Image.fromarray(np.full((256, 256), 255, np.uint8)).save(tmp_path / "m.png")
+    args = ["inpaint", str(tmp_path / "a.png"), "--mask", str(tmp_path / "m.png")]
+    result = runner.invoke(app, [*args, "--method", "learned", "--weights", str(tmp_path)])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1 and "hint" in result.output
+    assert resolve_method("auto", tmp_path) == "telea"
+    assert not (tmp_path / "a.inpainted.png").exists()
+
+
+def test_train_and_evaluate_inpainter(tmp_path):
+    data = tmp_path / "ds"  # 40 images: the first with val (32-35) and test (36-39) images
+    made = runner.invoke(
+        app, ["--quiet", "generate-dataset", str(data), "--count", "40", "--size", "256"]
+    )
+    assert made.exit_code == 0, made.output
+    out = tmp_path / "run"
+    args = ["--quiet", "train", "inpainter", str(data), "--out", str(out), "--epochs", "1"]
+    result = runner.invoke(app, [*args, "--batch-size", "8", "--size", "64", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    test = report["test"]
+    assert test["outside_identical"] is True and test["outside_changed_pixels"] == 0
+    for key in ("psnr_mask_learned", "psnr_mask_telea", "ssim_learned", "ssim_telea"):
+        assert np.isfinite(test[key])
+    assert (out / "inpainter.pt").is_file() and (out / "inpainter.samples.e01.png").is_file()
+    assert "val_psnr" in report["val"]
+    again = runner.invoke(
+        app,
+        [
+            "train",
+            "inpainter",
+            str(data),
+            "--evaluate-only",
+            "--weights",
+            str(out / "inpainter.pt"),
+            "--split",
+            "test",
+            "--json",
+        ],
+    )
+    assert again.exit_code == 0, again.output
+    evaluated = json.loads(again.stdout)
+    assert evaluated["psnr_mask_learned"] == pytest.approx(test["psnr_mask_learned"])
