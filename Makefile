@@ -16,7 +16,6 @@ PRINTED_FONTS := fonts-dejavu-core fonts-liberation fonts-freefont-ttf fonts-ter
 HANDWRITING_FONTS := fonts-dkg-handwriting fonts-breip fonts-bwht fonts-dancingscript \
 	fonts-femkeklaver fonts-humor-sans fonts-comic-neue fonts-kaushanscript fonts-tomsontalks
 DEBIAN_PACKAGES := tesseract-ocr tesseract-ocr-eng $(PRINTED_FONTS) $(HANDWRITING_FONTS)
-export OMP_THREAD_LIMIT ?= 1
 
 .PHONY: setup system-deps demo test lint bench examples clean
 

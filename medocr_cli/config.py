@@ -15,6 +15,11 @@ def tesseract_env() -> None:
 
     On small machines Tesseract's OpenMP threads fight each other: one thread per call is 3-4x
     faster per call than the default, and parallelism comes from running files side by side.
+
+    Set in-process, where only the Tesseract subprocesses read it: torch's OpenMP runtime reads
+    the variable once, when torch is imported, and a limit of 1 there can hang oneDNN kernels
+    that were planned for more threads. So it must never be exported to the whole process from
+    outside (the Makefile used to, and a detector training step hung under `make test`).
     """
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
