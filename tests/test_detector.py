@@ -96,6 +96,33 @@ def test_boxes_from_map_grow_core_back_to_the_line():
     assert matched.all() and true_box.all()
 
 
+def test_text_map_stretches_a_box_over_a_faint_line_end_but_not_a_tall_blob():
+    core = np.zeros((40, 60), np.float32)
+    core[10:12, 5:20] = 0.9  # a line at y 20-24 (input px), x 10-40
+    text = np.zeros_like(core)
+    text[9:13, 4:30] = 0.8  # its letters run on to x = 60: the core stopped short
+    base = boxes_from_map(core, TINY, (80, 120))
+    (stretched,) = boxes_from_map(core, TINY, (80, 120), text)
+    assert stretched[2] >= 60 > base[0][2]
+    text[0:40, 18:22] = 0.8  # a tall blob touching the line is not taken in
+    (kept,) = boxes_from_map(core, TINY, (80, 120), text)
+    assert kept[1] == base[0][1] and kept[3] == base[0][3]
+    off = dict(TINY, text_threshold=0.0)
+    assert boxes_from_map(core, off, (80, 120), text) == base
+
+
+def test_tight_fit_hugs_the_text_pixels_and_pairs_with_cover():
+    core = np.zeros((40, 60), np.float32)
+    core[10:12, 5:20] = 0.9
+    text = np.zeros_like(core)
+    text[10:12, 6:19] = 0.8  # ink at y 20-24, x 12-38 (input px)
+    (cover,) = boxes_from_map(core, TINY, (80, 120), text)
+    (tight,) = boxes_from_map(core, TINY, (80, 120), text, fit="tight")
+    # the ink box (12, 20, 38, 24), grown by the 1 px text pad, then by 3 px + 5% of its height
+    assert tight[:4] == (7, 15, 43, 29)
+    assert cover[:4] == (6, 16, 44, 28)  # core grown back, then stretched over the ink
+
+
 def test_boxes_at_the_edge_are_clipped_and_low_scores_dropped():
     core = np.zeros((20, 20), np.float32)
     core[0:2, 0:10] = 0.95

@@ -121,20 +121,21 @@ def test_push_pull_fills_smoothly_and_keeps_known_pixels():
 def test_loss_decreases_on_tiny_overfit():
     torch.manual_seed(0)
     model = build(TINY)
-    yy, xx = torch.meshgrid(torch.linspace(0, 1, 32), torch.linspace(0, 1, 32), indexing="ij")
-    images = torch.stack([torch.stack([xx, yy, (xx + yy) / 2]), torch.stack([yy, xx, 1 - xx])])
+    xx = torch.arange(32.0).expand(32, 32)
+    stripes = 0.5 + 0.4 * torch.sin(xx / 2)  # vertical stripes: a smooth fill cannot guess them
+    images = torch.stack([stripes.expand(3, 32, 32), stripes.T.expand(3, 32, 32)])
     masks = torch.zeros(2, 1, 32, 32)
-    masks[:, :, 10:20, 6:26] = 1
+    masks[:, :, 10:20, 10:20] = 1
     recipe = InpainterRecipe()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
-    for _ in range(60):
+    for _ in range(80):
         loss = inpainting_loss(model(images, masks), images, masks, recipe)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-    assert losses[-1] < 0.3 * losses[0]
+    assert losses[-1] < 0.5 * losses[0]
 
 
 def test_metrics():

@@ -42,6 +42,7 @@ def detector_spec(
     join: float = 0.8,
     threshold: float = 0.4,
     min_score: float = 0.5,
+    text_threshold: float = 0.5,
 ) -> dict[str, Any]:
     """Return the spec of a detector.
 
@@ -54,6 +55,7 @@ def detector_spec(
         join: Pieces of one line are joined across gaps up to this many line heights.
         threshold: Core probability above which a map pixel belongs to a line.
         min_score: Components whose mean core probability is below this are dropped.
+        text_threshold: Boxes are stretched over text-map components above this (0: off).
     """
     return {
         "arch": "text-detector",
@@ -71,6 +73,8 @@ def detector_spec(
         "join": float(join),
         "threshold": float(threshold),
         "min_score": float(min_score),
+        "text_threshold": float(text_threshold),
+        "text_pad": 1,
     }
 
 
@@ -135,9 +139,10 @@ def to_input(image: np.ndarray) -> np.ndarray:
         image = image[:, :, 0]
     if image.ndim == 2:
         return np.stack([image, np.zeros_like(image)])
-    rgb = image[:, :, :3]
-    grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
-    chroma = rgb.max(axis=2) - rgb.min(axis=2)
+    rgb = np.ascontiguousarray(image[:, :, :3])
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    r, g, b = cv2.split(rgb)  # cv2's per-pixel max/min are ~20x faster than numpy's over axis 2
+    chroma = cv2.subtract(cv2.max(cv2.max(r, g), b), cv2.min(cv2.min(r, g), b))
     return np.stack([grey, chroma])
 
 
@@ -221,22 +226,83 @@ def _join_lines(cores: list[list[float]], shrink: float, join: float) -> list[li
     return list(groups.values())
 
 
+def _fit_to_text(
+    boxes: list[tuple[int, int, int, int, float]],
+    text: np.ndarray,
+    spec: dict[str, Any],
+    shape: tuple[int, int],
+    fit: str,
+) -> list[tuple[int, int, int, int, float]]:
+    """Adjust line boxes with the text-pixel components they touch.
+
+    Text components are the text map above `text_threshold`, grown by `text_pad` pixels; a
+    component belongs to a box when it overlaps it and is at most 1.5x as tall (a blob that
+    spans several lines is no guide). With `fit="cover"` each box is stretched over its
+    components: the core can stop short of a faint last letter or a tall ascender that the
+    text map still sees. With `fit="tight"` the box becomes the bounding box of its
+    components plus 3 px and 5% of its height: close to the ink, the crop a recognizer
+    wants, at the cost of missing a little of what the text map did not see. Boxes without
+    components are kept as they are.
+    """
+    import cv2
+
+    binary = (text > float(spec.get("text_threshold", 0.5))).astype(np.uint8)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    if n <= 1:
+        return boxes
+    stride = int(spec.get("out_stride", 2))
+    pad = int(spec.get("text_pad", 1))
+    comps = [
+        (x * stride - pad, y * stride - pad, (x + w) * stride + pad, (y + h) * stride + pad)
+        for x, y, w, h, _ in stats[1:].tolist()
+    ]
+    height, width = shape
+    out = []
+    for x0, y0, x1, y1, score in boxes:
+        hits = [
+            (a, b, c, d)
+            for a, b, c, d in comps
+            if a < x1 and c > x0 and b < y1 and d > y0 and d - b <= 1.5 * (y1 - y0)
+        ]
+        if not hits:
+            out.append((x0, y0, x1, y1, score))
+            continue
+        a, b = min(h[0] for h in hits), min(h[1] for h in hits)
+        c, d = max(h[2] for h in hits), max(h[3] for h in hits)
+        if fit == "tight":
+            grow = 3 + 0.05 * (d - b)
+            a, b = int(np.floor(a - grow)), int(np.floor(b - grow))
+            c, d = int(np.ceil(c + grow)), int(np.ceil(d + grow))
+        else:
+            a, b, c, d = min(x0, a), min(y0, b), max(x1, c), max(y1, d)
+        out.append((max(0, a), max(0, b), min(width, c), min(height, d), score))
+    return out
+
+
 def boxes_from_map(
     core: np.ndarray,
     spec: dict[str, Any],
     shape: tuple[int, int],
+    text: np.ndarray | None = None,
+    fit: str = "cover",
 ) -> list[tuple[int, int, int, int, float]]:
     """Turn a core probability map into line boxes `(x0, y0, x1, y1, score)` in input pixels.
 
     The map (at 1/`out_stride` of the input) is thresholded and split into 8-connected
     components; components on one line are joined (`_join_lines`) and each line's bounding box
     is grown back by `unclip_box`. The score is the line's mean core probability; lines below
-    `min_score` are dropped.
+    `min_score` are dropped. With the text map, each box is then fitted to the text pixels
+    it touches (`_fit_to_text`; off when the spec's `text_threshold` is 0).
 
     Args:
         core: Float (h, w) core probabilities for one frame (padding already cut off).
-        spec: The detector spec (threshold, min_score, shrink, margin, join, out_stride).
+        spec: The detector spec (threshold, min_score, shrink, margin, join, out_stride,
+            text_threshold, text_pad).
         shape: (height, width) of the frame, to clip the boxes.
+        text: Float (h, w) text-pixel probabilities of the same frame, or None.
+        fit: "cover" (the default, recall first: boxes only grow to take in text pixels) or
+            "tight" (boxes shrink to the text pixels: for reading, not for removal). Both give
+            the same boxes in the same order, so the two can be paired.
     """
     import cv2
 
@@ -268,6 +334,8 @@ def boxes_from_map(
         bx1, by1 = min(width, int(np.ceil(gx1))), min(height, int(np.ceil(gy1)))
         if bx1 > bx0 and by1 > by0:
             boxes.append((bx0, by0, bx1, by1, round(score, 4)))
+    if text is not None and float(spec.get("text_threshold", 0.5)) > 0:
+        boxes = _fit_to_text(boxes, text, spec, shape, fit)
     return boxes
 
 

@@ -8,16 +8,16 @@ gated encoders, a bottleneck of dilated gated convolutions (a wide receptive fie
 resolution, cheap), and a decoder that upsamples and fuses the encoder's skip features.
 
 Input: the image in [0, 1] with the hole zeroed (3 channels) plus the mask (1 = hole); output:
-the whole image, of which only the hole is kept (see `composite`). Inside, a parameter-free
-push-pull fill of the hole (a smooth interpolation of its border, about as good as Telea) is
-computed first and given to the network as 3 more input channels; the network predicts a
-correction to it (its last layer starts near zero). Training starts from a sound fill instead of
-from black, which is what makes a few thousand steps on two CPU cores enough.
+the whole image, of which only the hole is kept (see `inpaint_array`). Inside, a parameter-free
+fill of the hole (push-pull with relaxation: the smooth membrane spanned by the hole's border)
+is computed first and given to the network as 3 more input channels; the network predicts a
+correction to it, scaled by a learned factor that starts at zero (ReZero), so an untrained or
+briefly trained model is never worse than the fill, and training adds what the fill misses.
 
 Colour images use the 3 channels as RGB; grey images are replicated to 3 channels and the
-output's channel mean is used.
-One 3-channel model serves both (same cost for grey and colour, and colour holes are filled
-with coherent channels instead of three independent guesses).
+output's channel mean is used. One 3-channel model serves both: the same cost for grey and
+colour, and colour holes filled with coherent channels instead of three independent guesses
+(a 1-channel model run per channel would triple the cost of colour and fringe its edges).
 """
 
 from __future__ import annotations
@@ -46,12 +46,14 @@ def inpainter_spec(
             small enough that the receptive field fits the training crops: a tap that only
             ever saw zero padding in training sees real pixels on a full image, and that
             shift costs more than the extra reach gains.
+
+    The parameter-free fill uses 4 relaxation steps at full resolution (`push_pull`).
     """
     return {
         "arch": "gated-inpainter",
         "widths": [int(w) for w in widths],
         "dilations": [int(d) for d in dilations],
-        "fill_iterations": 20,
+        "fill_iterations": 4,
         "channels": 3,
         "stride": STRIDE,
         "value_scale": "[0, 1]; grey replicated to 3 channels, output channel mean",
@@ -90,10 +92,12 @@ class GatedInpainter(nn.Module):
     Args:
         widths: Channels at 1/2, 1/4 and 1/8 resolution.
         dilations: One residual dilated gated convolution per entry, at 1/8 resolution.
+        fill_iterations: Relaxation steps of the parameter-free fill at full resolution
+            (see `push_pull`).
     """
 
     def __init__(
-        self, widths: tuple[int, int, int], dilations: tuple[int, ...], fill_iterations: int = 20
+        self, widths: tuple[int, int, int], dilations: tuple[int, ...], fill_iterations: int = 4
     ) -> None:
         super().__init__()
         self.fill_iterations = fill_iterations
@@ -105,9 +109,8 @@ class GatedInpainter(nn.Module):
         self.dec3 = GatedConv2d(w3 + w2, w2, 3)
         self.dec2 = GatedConv2d(w2 + w1, w1, 3)
         self.head = nn.Conv2d(w1 + 7, 3, 3, padding=1)
-        with torch.no_grad():  # start close to the push-pull fill, but not flat: see forward
-            self.head.weight.mul_(0.1)
-            self.head.bias.zero_()
+        # ReZero: the correction starts at exactly zero and grows only as far as it helps.
+        self.residual_scale = nn.Parameter(torch.zeros(1))
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Return the predicted image (N, 3, H, W) for any H, W.
@@ -132,22 +135,24 @@ class GatedInpainter(nn.Module):
         h = self.dec3(torch.cat([_up(h, e2), e2], dim=1))
         h = self.dec2(torch.cat([_up(h, e1), e1], dim=1))
         residual = self.head(torch.cat([_up(h, x), x], dim=1))
-        return coarse + residual[..., :rows, :cols]
+        return coarse + self.residual_scale * residual[..., :rows, :cols]
 
 
 def push_pull(
-    values: torch.Tensor, weights: torch.Tensor, iterations: int = 20, sharpness: float = 8.0
+    values: torch.Tensor, weights: torch.Tensor, iterations: int = 4, sharpness: float = 8.0
 ) -> torch.Tensor:
     """Fill the unknown pixels (weight 0) smoothly from the known ones (weight 1).
 
     Push-pull (Gortler et al.) with relaxation, i.e. a multigrid solution of Laplace's
     equation in the hole: the known values are averaged down an image pyramid; on the way back
-    up, each level starts from the coarser level's fill and relaxes it `iterations` times
-    towards the mean of its four neighbours, keeping the cells it knows (a cell counts as
-    known in proportion to its share of known pixels, times `sharpness`). The result is the
-    smooth membrane spanned by the hole's border: no blocks, no streaks, and on our data about
-    1.3 dB better than Telea inside text holes before any learning. It has no parameters; the
-    network learns the detail it misses (edges and lines crossing the hole).
+    up, each level starts from the coarser level's fill and relaxes it towards the mean of its
+    four neighbours, keeping the cells it knows (a cell counts as known in proportion to its
+    share of known pixels, times `sharpness`). Full resolution gets `iterations` relaxation
+    steps, each coarser level twice as many (at most 8x), where they are cheap and carry far.
+
+    The result is the smooth membrane spanned by the hole's border: no blocks, no streaks, and
+    on our data about 1.2 dB better than Telea inside text holes before any learning. It has
+    no parameters; the network learns the detail it misses (edges and lines crossing the hole).
     """
     pyramid = [(values * weights, weights)]
     while min(pyramid[-1][1].shape[-2:]) > 1:
@@ -160,27 +165,27 @@ def push_pull(
         )
     v, w = pyramid[-1]
     filled = v / w.clamp_min(1e-6)
-    channels = values.shape[1]
-    kernel = values.new_tensor([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]])
-    kernel = kernel.view(1, 1, 3, 3).repeat(channels, 1, 1, 1)
-    for v, w in reversed(pyramid[:-1]):
+    for level in range(len(pyramid) - 2, -1, -1):
+        v, w = pyramid[level]
         alpha = (w * sharpness).clamp(0.0, 1.0)
         known = alpha * (v / w.clamp_min(1e-6))
-        filled = known + (1 - alpha) * _up(filled, v)
-        for _ in range(iterations):
+        unknown = 1 - alpha
+        filled = known + unknown * _up(filled, v)
+        for _ in range(iterations << min(level, 3)):
             padded = functional.pad(filled, (1, 1, 1, 1), mode="replicate")
-            filled = known + (1 - alpha) * functional.conv2d(padded, kernel, groups=channels)
+            neighbours = (
+                padded[..., :-2, 1:-1]
+                + padded[..., 2:, 1:-1]
+                + padded[..., 1:-1, :-2]
+                + padded[..., 1:-1, 2:]
+            )
+            filled = known + unknown * 0.25 * neighbours
     return filled
 
 
 def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Upsample `x` (bilinear) to the spatial size of `like`."""
     return functional.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
-
-
-def composite(image: torch.Tensor, mask: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
-    """Keep `image` outside the hole and the (clamped) prediction inside it."""
-    return torch.where(mask > 0.5, predicted.clamp(0.0, 1.0), image)
 
 
 @register("gated-inpainter")
@@ -190,7 +195,7 @@ def build_inpainter(spec: dict[str, Any]) -> nn.Module:
     dilations = tuple(int(d) for d in spec.get("dilations", (2, 2, 4, 4)))
     if len(widths) != 3:
         raise ValueError("an inpainter spec needs three widths")
-    iterations = int(spec.get("fill_iterations", 20))
+    iterations = int(spec.get("fill_iterations", 4))
     return GatedInpainter(widths, dilations, iterations)  # type: ignore[arg-type]
 
 
@@ -204,8 +209,7 @@ def fill_only(model: nn.Module) -> nn.Module:
 
     base = copy.deepcopy(model)
     with torch.no_grad():
-        base.head.weight.zero_()
-        base.head.bias.zero_()
+        base.residual_scale.zero_()
     return base.eval()
 
 

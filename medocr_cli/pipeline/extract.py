@@ -1,16 +1,69 @@
-"""`run_extract`: text boxes for every frame of every input, from the printed-text extractor."""
+"""`run_extract`: text boxes for every frame of every input, from the stage the user chose.
+
+Stages:
+  printed      Tesseract on the display rendering (`stages/printed.py`), word boxes.
+  handwritten  The text detector finds text lines; each line's tight box (close to the ink) is
+               cut out with a small margin and read by the CRNN recognizer, and its cover box
+               (recall first: what a scrub must remove) is reported. Boxes are kind
+               "handwritten", source "detector+crnn", score the recognizer's confidence in its
+               reading (boxes are never dropped for a low score: the text is there either
+               way). An input that is itself one cropped line (short and wide, or one detected
+               box covering most of it) is read whole, as that one line.
+  auto         The detector runs on every frame (it is cheap, and it is the safety net). With
+               `classifier.pt` in the weights folder, Tesseract runs on frames the classifier
+               calls P or PH; frames it calls None are still read by both extractors when the
+               detector finds text there, so a routing mistake costs time, never text. Without
+               the classifier both extractors run on every frame. Detector lines whose tight
+               box is mostly covered by Tesseract's words are not read again (no double
+               report); the rest are read by the recognizer. The merge stage does the finer
+               merging.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medocr_cli.errors import MedocrError
+import numpy as np
+
+from medocr_cli.config import weights_dir
+from medocr_cli.errors import MedocrError, NotBuiltError, UsageError
 from medocr_cli.io import read_scan
 from medocr_cli.io.walk import walk_inputs
 from medocr_cli.stages.printed import PrintedConfig, check_tesseract, read_printed
 from medocr_cli.types import Box
+
+STAGES = ("printed", "handwritten", "auto")
+#: An input at most this high and at least this many times wider than high is one text line.
+LINE_MAX_HEIGHT = 100
+LINE_MIN_ASPECT = 2.5
+#: One detected box covering this share of a frame makes the frame one line.
+WHOLE_LINE_COVER = 0.6
+#: A detector line is left to Tesseract when its words cover this share of the line's box.
+PRINTED_COVER = 0.4
+
+
+@dataclass
+class ExtractConfig:
+    """How `run_extract` runs.
+
+    Attributes:
+        stage: printed, handwritten or auto.
+        weights: Weights folder (None: `--weights` default, MEDOCR_WEIGHTS, shipped).
+        device: Torch device of the models.
+        batch_size: Frames per detector pass (crops per recognizer pass is 4x this).
+        crop_margin: Pixels added around a detected line before it is read.
+        printed: Tesseract settings.
+    """
+
+    stage: str = "printed"
+    weights: Path | None = None
+    device: str = "cpu"
+    batch_size: int = 8
+    crop_margin: int = 2
+    printed: PrintedConfig | None = None
 
 
 @dataclass
@@ -34,20 +87,204 @@ class ExtractResult:
         return out
 
 
-def run_extract(inputs: list[Path], config: PrintedConfig | None = None) -> list[ExtractResult]:
-    """Read printed text from every image file under `inputs` (non-images are passed over)."""
-    check_tesseract()
+@dataclass
+class Models:
+    """The learned stages an extract run needs (None where the stage does not use one)."""
+
+    detector: Any = None
+    recognizer: Any = None
+    classifier: Any = None
+
+
+def _need(folder: Path, name: str, stage: str, train: str) -> Path:
+    path = folder / name
+    if not path.is_file():
+        raise NotBuiltError(
+            f"--stage {stage} needs {name}, which is not in the weights folder {folder}",
+            hint=f"train it with `medocr train {train} DATA` and pass --weights DIR "
+            "(or set MEDOCR_WEIGHTS) to a folder holding it",
+        )
+    return path
+
+
+def load_models(stage: str, weights: Path | None, device: str) -> Models:
+    """Load what `stage` needs from the weights folder.
+
+    Raises:
+        UsageError: Unknown stage.
+        NotBuiltError: A weights file the stage needs is missing (named in the message).
+    """
+    if stage not in STAGES:
+        raise UsageError(f"unknown stage {stage!r}", hint=f"use one of {', '.join(STAGES)}")
+    if stage == "printed":
+        return Models()
+    folder = weights_dir(weights)
+    detector_path = _need(folder, "detector.pt", stage, "detector")
+    recognizer_path = _need(folder, "recognizer.pt", stage, "recognizer")
+    from medocr_cli.stages.detect import Detector
+    from medocr_cli.stages.recognize import Recognizer
+
+    models = Models(Detector(detector_path, device), Recognizer(recognizer_path, device))
+    if stage == "auto" and (folder / "classifier.pt").is_file():
+        from medocr_cli.stages.classify import Classifier
+
+        models.classifier = Classifier(folder / "classifier.pt", device)
+    return models
+
+
+def is_line_image(frame: np.ndarray) -> bool:
+    """Whether a frame is itself one cropped text line (short and wide)."""
+    h, w = frame.shape[:2]
+    return h < LINE_MAX_HEIGHT and w >= LINE_MIN_ASPECT * h
+
+
+def _covered_share(box: Box, others: Sequence[Box]) -> float:
+    """Share of `box`'s area covered by the union of `others`."""
+    if box.width <= 0 or box.height <= 0:
+        return 0.0
+    covered = np.zeros((box.height, box.width), bool)
+    for o in others:
+        x0, y0 = max(box.x0, o.x0) - box.x0, max(box.y0, o.y0) - box.y0
+        x1, y1 = min(box.x1, o.x1) - box.x0, min(box.y1, o.y1) - box.y0
+        if x1 > x0 and y1 > y0:
+            covered[y0:y1, x0:x1] = True
+    return float(covered.mean())
+
+
+Line = tuple[Box, Box]
+"""A detected line: the box to report (generous, for removal) and the box to read (tight)."""
+
+
+def _line_boxes(frame: np.ndarray, index: int, found: list[Line]) -> list[Line]:
+    """Return the lines to read in one frame: the whole frame when it is one line."""
+    h, w = frame.shape[:2]
+    if is_line_image(frame):
+        whole = Box(index, 0, 0, w, h, "", "text", 1.0, "detector")
+        return [(whole, whole)]
+    if len(found) == 1:
+        cover = found[0][0]
+        if cover.width * cover.height >= WHOLE_LINE_COVER * h * w:
+            whole = Box(index, 0, 0, w, h, "", "text", cover.score, "detector")
+            return [(whole, whole)]
+    return found
+
+
+def _read_lines(
+    frames: Sequence[np.ndarray], lines: list[list[Line]], models: Models, config: ExtractConfig
+) -> list[list[Box]]:
+    """Cut every line's tight box out of its frame (with the margin) and read it.
+
+    The returned boxes are the lines' report boxes, with the text and the recognizer's
+    confidence.
+    """
+    crops, owners = [], []
+    m = config.crop_margin
+    for n, (frame, pairs) in enumerate(zip(frames, lines, strict=True)):
+        h, w = frame.shape[:2]
+        for report, read in pairs:
+            x0, y0 = max(0, read.x0 - m), max(0, read.y0 - m)
+            x1, y1 = min(w, read.x1 + m), min(h, read.y1 + m)
+            crops.append(np.ascontiguousarray(frame[y0:y1, x0:x1]))
+            owners.append((n, report))
+    readings = models.recognizer.read(crops, batch_size=4 * config.batch_size) if crops else []
+    out: list[list[Box]] = [[] for _ in frames]
+    for (n, box), (text, confidence) in zip(owners, readings, strict=True):
+        out[n].append(
+            Box(
+                box.frame,
+                box.x0,
+                box.y0,
+                box.x1,
+                box.y1,
+                text,
+                "handwritten",
+                float(confidence),
+                "detector+crnn",
+            )
+        )
+    return out
+
+
+def extract_frames(
+    frames: Sequence[np.ndarray],
+    indices: Sequence[int],
+    models: Models,
+    config: ExtractConfig,
+) -> list[Box]:
+    """Return the boxes of a batch of display frames of one file, by `config.stage`."""
+    if config.stage == "printed":
+        return [
+            b
+            for f, i in zip(frames, indices, strict=True)
+            for b in read_printed(f, i, config.printed)
+        ]
+    found = models.detector.detect_pairs(frames, config.batch_size, frame_indices=indices)
+    lines = [_line_boxes(f, i, d) for f, i, d in zip(frames, indices, found, strict=True)]
+    if config.stage == "handwritten":
+        return [b for boxes in _read_lines(frames, lines, models, config) for b in boxes]
+    verdicts = models.classifier.predict(frames) if models.classifier is not None else None
+    printed: list[list[Box]] = []
+    for n, (frame, index) in enumerate(zip(frames, indices, strict=True)):
+        verdict = verdicts[n] if verdicts is not None else None
+        wanted = verdict is None or verdict.has_printed or (verdict.label == "None" and found[n])
+        printed.append(read_printed(frame, index, config.printed) if wanted else [])
+    unread = [
+        [line for line in frame_lines if _covered_share(line[1], words) < PRINTED_COVER]
+        for frame_lines, words in zip(lines, printed, strict=True)
+    ]
+    written = _read_lines(frames, unread, models, config)
+    return [b for p, w in zip(printed, written, strict=True) for b in (*p, *w)]
+
+
+def _label(boxes: Sequence[Box]) -> str:
+    printed = any(b.kind == "printed" for b in boxes)
+    written = any(b.kind == "handwritten" for b in boxes)
+    return {(False, False): "None", (True, False): "P", (False, True): "H", (True, True): "PH"}[
+        (printed, written)
+    ]
+
+
+def run_extract(
+    inputs: list[Path],
+    config: PrintedConfig | ExtractConfig | None = None,
+    *,
+    models: Models | None = None,
+    on_file: Callable[[ExtractResult], None] | None = None,
+) -> list[ExtractResult]:
+    """Read text in every frame of every image file under `inputs` (non-images passed over).
+
+    Args:
+        inputs: Files or folders (recursed).
+        config: An `ExtractConfig`; a bare `PrintedConfig` means the printed stage with it.
+        models: Already loaded models (loaded from `config.weights` when not given).
+        on_file: Called with each file's result as soon as it is complete.
+
+    A file's label is what was found in it: P for printed boxes, H for handwritten, PH, None.
+    A file that cannot be read gets its one-line error and the run goes on.
+    """
+    if not isinstance(config, ExtractConfig):
+        config = ExtractConfig(printed=config)
+    if config.stage not in STAGES:
+        raise UsageError(f"unknown stage {config.stage!r}", hint=f"use one of {', '.join(STAGES)}")
+    files = [item.path for item in walk_inputs(inputs) if item.candidate]
+    if config.stage in ("printed", "auto"):
+        check_tesseract()
+    if models is None:
+        models = load_models(config.stage, config.weights, config.device)
     results = []
-    for item in walk_inputs(inputs):
-        if not item.candidate:
-            continue
-        result = ExtractResult(item.path)
+    for path in files:
+        result = ExtractResult(path)
         try:
-            scan = read_scan(item.path)
-            for index in range(scan.n_frames):
-                result.boxes.extend(read_printed(scan.display(index), index, config))
-            result.label = "P" if result.boxes else "None"
+            scan = read_scan(path)
+            for start in range(0, scan.n_frames, config.batch_size):
+                indices = list(range(start, min(scan.n_frames, start + config.batch_size)))
+                frames = [scan.display(i) for i in indices]
+                result.boxes.extend(extract_frames(frames, indices, models, config))
+            result.label = _label(result.boxes)
         except MedocrError as exc:
             result.error = exc.one_line()
+            result.boxes.clear()
         results.append(result)
+        if on_file:
+            on_file(result)
     return results

@@ -72,11 +72,37 @@ class Detector:
             out.append(cv2.resize(maps[k], (w, h), interpolation=cv2.INTER_LINEAR))
         return out
 
+    def _boxes(
+        self,
+        frames: Sequence[np.ndarray],
+        batch_size: int,
+        frame_indices: Sequence[int] | None,
+        fits: tuple[str, ...],
+    ) -> list[list[list[Box]]]:
+        """Return, per frame, one list of boxes per entry of `fits` (same lines, same order)."""
+        if frame_indices is not None and len(frame_indices) != len(frames):
+            raise ValueError("frame_indices must have one entry per frame")
+        results = []
+        for n, (frame, maps) in enumerate(zip(frames, self._maps(frames, batch_size), strict=True)):
+            index = int(frame_indices[n]) if frame_indices is not None else 0
+            per_fit = []
+            for fit in fits:
+                found = boxes_from_map(maps[0], self.spec, frame.shape[:2], maps[1], fit=fit)
+                per_fit.append(
+                    [
+                        Box(index, x0, y0, x1, y1, "", "text", score, "detector")
+                        for x0, y0, x1, y1, score in found
+                    ]
+                )
+            results.append(per_fit)
+        return results
+
     def detect(
         self,
         frames: Sequence[np.ndarray],
         batch_size: int = 8,
         frame_indices: Sequence[int] | None = None,
+        fit: str = "cover",
     ) -> list[list[Box]]:
         """Return the text-line boxes of every frame.
 
@@ -85,21 +111,28 @@ class Detector:
             batch_size: Frames per forward pass.
             frame_indices: The frame number written into each frame's boxes (its position in
                 a multi-frame scan); 0 for every frame when not given.
+            fit: "cover" (recall first, for removal: the box takes in every text pixel the
+                maps see, with a margin) or "tight" (close to the ink, for reading).
 
         Returns:
             One list of `Box` per frame, kind "text" (printed or handwritten is not told
             apart here), source "detector", score the mean core probability of the line.
         """
-        if frame_indices is not None and len(frame_indices) != len(frames):
-            raise ValueError("frame_indices must have one entry per frame")
-        results = []
-        for n, (frame, maps) in enumerate(zip(frames, self._maps(frames, batch_size), strict=True)):
-            index = int(frame_indices[n]) if frame_indices is not None else 0
-            found = boxes_from_map(maps[0], self.spec, frame.shape[:2])
-            results.append(
-                [
-                    Box(index, x0, y0, x1, y1, "", "text", score, "detector")
-                    for x0, y0, x1, y1, score in found
-                ]
-            )
-        return results
+        if fit not in ("cover", "tight"):
+            raise ValueError("fit must be cover or tight")
+        return [f[0] for f in self._boxes(frames, batch_size, frame_indices, (fit,))]
+
+    def detect_pairs(
+        self,
+        frames: Sequence[np.ndarray],
+        batch_size: int = 8,
+        frame_indices: Sequence[int] | None = None,
+    ) -> list[list[tuple[Box, Box]]]:
+        """Return every line as a (cover box, tight box) pair, from one pass of the network.
+
+        The extractor reports the cover box (what must be removed) and reads the tight one.
+        """
+        out = []
+        for cover, tight in self._boxes(frames, batch_size, frame_indices, ("cover", "tight")):
+            out.append(list(zip(cover, tight, strict=True)))
+        return out

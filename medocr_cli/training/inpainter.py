@@ -1,10 +1,10 @@
 """Training and evaluating the learned inpainter on a generated dataset.
 
 The network sees the clean image with a hole zeroed (plus the hole mask) and is trained to give
-back the clean image: an L1 loss inside the hole weighted up, a light L1 outside it (which keeps
-the decoder an honest image model) and an L1 loss on the image gradients across the hole (which
-keeps edges and texture going through it instead of a blur). Validation and testing run on
-full images with the holes the pipeline makes, against OpenCV Telea on the same holes.
+back the clean image: a squared error inside the hole (what PSNR measures), an L1 term inside
+it (steadier gradients when the error is small), a light L1 outside it, and optionally an L1
+loss on the image gradients across the hole. Validation and testing run on full images with
+the holes the pipeline makes, against OpenCV Telea on the same holes.
 """
 
 from __future__ import annotations
@@ -62,11 +62,11 @@ class InpainterRecipe:
     batch_size: int = 16
     widths: tuple[int, int, int] = (24, 48, 64)
     dilations: tuple[int, ...] = (2, 2, 4, 4)
-    hole_weight: float = 6.0
-    valid_weight: float = 1.0
-    grad_weight: float = 1.0
-    mse_weight: float = 0.0
-    val_images: int = 64
+    hole_weight: float = 1.0
+    valid_weight: float = 0.1
+    grad_weight: float = 0.0
+    mse_weight: float = 20.0
+    val_images: int = 48
     samples: int = 4
 
 
@@ -391,6 +391,9 @@ def stage_trainer() -> StageTrainer:
     """The inpainter's entry for `medocr train`, with its default recipe.
 
     `--size` sets the training crop side (default 128) and `--batch-size` the crops per step.
+    Three epochs of the 7,200 fixed crops of a 4,500-image dataset (1,350 steps of 16 crops)
+    with AdamW at 1e-3: smoke runs of 450 steps showed the network's correction still
+    growing slowly past that point, and each epoch costs about 5-6 minutes on two cores.
     """
 
     def train(opts: TrainOptions, config: FitConfig, batch: int, size: int | None):
@@ -401,11 +404,11 @@ def stage_trainer() -> StageTrainer:
     return StageTrainer(
         defaults=FitConfig(
             out=Path("runs/inpainter"),
-            epochs=4,
-            lr=2e-3,
+            epochs=3,
+            lr=1e-3,
             optimizer="adamw",
             weight_decay=1e-4,
-            patience=3,
+            patience=2,
             monitor="val_psnr",
             mode="max",
         ),

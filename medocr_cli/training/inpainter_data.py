@@ -224,13 +224,13 @@ def make_batch(
         image, hole = np.rot90(image, turn), np.rot90(hole, turn)
         if rng.random() < 0.5:
             image, hole = image[:, ::-1], hole[:, ::-1]
-        if rng.random() < 0.15:
+        if rng.random() < 0.1:
             image = 1.0 - image
-        if rng.random() < 0.3:
+        if rng.random() < 0.2:
             low = rng.uniform(0.0, 0.3)
             high = rng.uniform(low + 0.3, 1.0)
             image = np.clip((image - low) / (high - low), 0.0, 1.0)
-        if rng.random() < 0.2:
+        if rng.random() < 0.1:
             image = image[..., rng.permutation(3)]
         images[i] = image.transpose(2, 0, 1)
         masks[i, 0] = hole

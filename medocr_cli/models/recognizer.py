@@ -1,0 +1,304 @@
+"""The handwriting recognizer: a CRNN read with CTC (CNN -> BiLSTM -> per-column softmax).
+
+A line crop is turned grey, resized to a height of 32 pixels (aspect kept), normalised per crop
+(background at 0, text positive) and read left to right: the CNN brings the height down to 1 and
+the width down by 4, so each output column sees a 4-pixel strip of the line; two bidirectional
+LSTM layers give every column the context of the whole line; a Linear layer scores the vocabulary
+plus the CTC blank (index 0) per column. Training uses `torch.nn.CTCLoss`; reading uses greedy
+decoding (merge repeats, drop blanks), which is what CTC without a language model needs.
+
+Everything here is pure: arrays and tensors in and out, no files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from medocr_cli.models.registry import register
+
+HEIGHT = 32
+#: The CNN halves the width twice: one feature column per 4 input columns.
+WIDTH_STEP = 4
+#: CTC frames the head emits per feature column. 2 would give narrow glyphs and repeated
+#: characters ("11", which CTC must separate by a blank) more frames at no CNN cost, but in
+#: short CPU budgets it trained slower than 1 (val CER 0.34 against 0.26 after 1,500 steps).
+FRAMES_PER_COLUMN = 1
+#: Narrowest line fed to the network (a single character still gets 4 columns).
+MIN_WIDTH = 16
+#: Widest line at inference; longer crops are squeezed to this (training caps lower).
+MAX_WIDTH = 1024
+BLANK = 0
+#: Output channels of the CNN's convolutions (see `CRNN`).
+DEFAULT_CHANNELS = (32, 48, 64, 64, 96, 96)
+#: Floor of the per-crop contrast scale (0-255 units), so blank crops are not blown up to noise.
+MIN_SCALE = 12.0
+
+
+def default_vocab() -> str:
+    """Return every character the dataset generator writes, sorted (index i + 1 in the output).
+
+    Built from `synth.content`'s printed and note character sets, so each character a generated
+    label can hold has a class.
+    """
+    from medocr_cli.synth.content import NOTE_CHARSET, PRINTED_CHARSET
+
+    return "".join(sorted(set(PRINTED_CHARSET) | set(NOTE_CHARSET)))
+
+
+def recognizer_spec(
+    vocab: str | None = None,
+    channels: Sequence[int] = DEFAULT_CHANNELS,
+    hidden: int = 128,
+    layers: int = 2,
+    dropout: float = 0.1,
+) -> dict[str, Any]:
+    """Return the spec of a CRNN recognizer (everything needed to rebuild and feed it)."""
+    return {
+        "arch": "crnn-ctc",
+        "height": HEIGHT,
+        "width_step": WIDTH_STEP,
+        "frames_per_column": FRAMES_PER_COLUMN,
+        "min_width": MIN_WIDTH,
+        "max_width": MAX_WIDTH,
+        "vocab": vocab if vocab is not None else default_vocab(),
+        "blank": BLANK,
+        "channels": [int(c) for c in channels],
+        "hidden": int(hidden),
+        "layers": int(layers),
+        "dropout": float(dropout),
+        "grey": "luma (BT.601) for colour crops",
+        "normalise": "per crop: (x - median of border ring) / max(std, 12), middle rows positive",
+    }
+
+
+def _block(c_in: int, c_out: int, stride: int | tuple[int, int] = 1) -> list[nn.Module]:
+    return [
+        nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(True),
+    ]
+
+
+class CRNN(nn.Module):
+    """CNN features -> 2-layer BiLSTM -> per-column Linear over blank + vocabulary.
+
+    Input (N, 1, 32, W) float; output (T, N, C) raw scores with T = (W // 4) * frames_per_column
+    and C = len(vocab) + 1.
+    The CNN downsamples with strided 3x3 convolutions instead of max-pooling (on a CPU, pooling
+    and batch norm at full resolution cost more than the convolutions they follow).
+    """
+
+    def __init__(
+        self,
+        n_classes: int,
+        channels: Sequence[int] = DEFAULT_CHANNELS,
+        hidden: int = 128,
+        layers: int = 2,
+        dropout: float = 0.1,
+        frames_per_column: int = FRAMES_PER_COLUMN,
+    ) -> None:
+        super().__init__()
+        self.frames = int(frames_per_column)
+        self.n_classes = int(n_classes)
+        c = list(channels)
+        if len(c) != 6:
+            raise ValueError("the CRNN takes 6 channel counts")
+        self.cnn = nn.Sequential(
+            *_block(1, c[0], 2),  # 16 x W/2
+            *_block(c[0], c[1]),
+            *_block(c[1], c[2], 2),  # 8 x W/4
+            *_block(c[2], c[3]),
+            *_block(c[3], c[4], (2, 1)),  # 4 x W/4
+            *_block(c[4], c[5]),
+            *_block(c[5], c[5], (2, 1)),  # 2 x W/4
+            nn.Conv2d(c[5], c[5], (2, 1), bias=False),  # 1 x W/4
+            nn.BatchNorm2d(c[5]),
+            nn.ReLU(True),
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.rnn = nn.LSTM(
+            c[5],
+            hidden,
+            num_layers=layers,
+            bidirectional=True,
+            dropout=dropout if layers > 1 else 0.0,
+        )
+        # A linear path around the LSTM: local CNN evidence reaches the head from the first step,
+        # which shortens the long "all blank" plateau CTC training of LSTMs starts with.
+        self.skip = nn.Linear(c[5], 2 * hidden)
+        self.head = nn.Linear(2 * hidden, n_classes * self.frames)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return (T, N, C) scores of a (N, 1, 32, W) batch."""
+        features = self.cnn(x.contiguous(memory_format=torch.channels_last))  # N, C, 1, T
+        seq = self.dropout(features.squeeze(2).permute(2, 0, 1))  # T, N, C
+        context, _ = self.rnn(seq)
+        scores = self.head(self.dropout(context + self.skip(seq)))  # T, N, frames * C
+        t, n, _ = scores.shape
+        scores = scores.view(t, n, self.frames, self.n_classes).permute(0, 2, 1, 3)
+        return scores.reshape(t * self.frames, n, self.n_classes)
+
+
+@register("crnn-ctc")
+def build_recognizer(spec: dict[str, Any]) -> nn.Module:
+    """Build the CRNN that `spec` describes."""
+    model = CRNN(
+        n_classes=len(spec["vocab"]) + 1,
+        channels=spec.get("channels", DEFAULT_CHANNELS),
+        hidden=int(spec.get("hidden", 128)),
+        layers=int(spec.get("layers", 2)),
+        dropout=float(spec.get("dropout", 0.1)),
+        frames_per_column=int(spec.get("frames_per_column", 1)),
+    )
+    return model.to(memory_format=torch.channels_last)
+
+
+def output_length(width: int, frames_per_column: int = FRAMES_PER_COLUMN) -> int:
+    """Return the number of CTC frames read for a line `width` pixels wide.
+
+    Whole 4-pixel strips only: when `width` is not a multiple of 4 the network emits one more
+    column, over the partial strip at the right end (crop margin), which is not read.
+    """
+    return (width // WIDTH_STEP) * frames_per_column
+
+
+# --- text <-> labels ------------------------------------------------------------------------------
+
+
+def encode(text: str, vocab: str) -> list[int]:
+    """Return the class indices of `text` (blank is 0, so `vocab[i]` is class i + 1).
+
+    Raises:
+        ValueError: `text` holds a character that is not in `vocab`.
+    """
+    index = {ch: i + 1 for i, ch in enumerate(vocab)}
+    try:
+        return [index[ch] for ch in text]
+    except KeyError as exc:
+        raise ValueError(f"character {exc.args[0]!r} is not in the vocabulary") from None
+
+
+def decode_indices(indices: Sequence[int], vocab: str) -> str:
+    """Return the text of class indices that are already collapsed (no blanks, no CTC repeats)."""
+    return "".join(vocab[i - 1] for i in indices if 0 < i <= len(vocab))
+
+
+def greedy_decode(
+    logits: torch.Tensor, vocab: str, lengths: Sequence[int] | None = None
+) -> list[tuple[str, float]]:
+    """Best-path CTC decoding of (T, N, C) scores: merge repeats, then drop blanks.
+
+    Args:
+        logits: Raw scores or log-probabilities, (T, N, C), blank at index 0.
+        vocab: The vocabulary the classes 1..C-1 stand for.
+        lengths: Valid columns per sample (padding after them is ignored); all T when None.
+
+    Returns:
+        One (text, score) per sample. The score is the mean of the winning probabilities of the
+        emitted characters (for an empty reading, the mean blank probability): a cheap
+        confidence in [0, 1].
+    """
+    probs = logits.detach().float().softmax(-1)
+    best_p, best = probs.max(-1)  # T, N
+    best_p, best = best_p.cpu().numpy(), best.cpu().numpy()
+    t_all, n = best.shape
+    out = []
+    for i in range(n):
+        t_i = t_all if lengths is None else max(0, min(t_all, int(lengths[i])))
+        path, conf = best[:t_i, i], best_p[:t_i, i]
+        keep = np.ones(t_i, dtype=bool)
+        if t_i > 1:
+            keep[1:] = path[1:] != path[:-1]
+        keep &= path != BLANK
+        if keep.any():
+            text = decode_indices(path[keep].tolist(), vocab)
+            score = float(conf[keep].mean())
+        else:
+            text, score = "", float(conf.mean()) if t_i else 0.0
+        out.append((text, score))
+    return out
+
+
+# --- pixels -> network input ----------------------------------------------------------------------
+
+
+def to_grey(crop: np.ndarray) -> np.ndarray:
+    """Return a uint8 grey version of a grey, grey+alpha, RGB or RGBA uint8 crop."""
+    if crop.dtype != np.uint8:
+        raise ValueError("the recognizer takes 8-bit crops")
+    if crop.ndim == 2:
+        return crop
+    if crop.ndim != 3:
+        raise ValueError(f"a crop must be HxW or HxWxC, got shape {crop.shape}")
+    if crop.shape[2] in (1, 2):
+        return np.ascontiguousarray(crop[:, :, 0])
+    rgb = crop[:, :, :3].astype(np.float32)
+    grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.clip(grey + 0.5, 0, 255).astype(np.uint8)
+
+
+def line_width(height: int, width: int, max_width: int = MAX_WIDTH) -> int:
+    """Return the network width of a crop of `height` x `width` at a height of 32.
+
+    The aspect is kept to the nearest multiple of 4, so that each output column covers a full
+    4-pixel strip (`output_length` counts whole strips only).
+    """
+    scaled = round(width * HEIGHT / max(1, height) / WIDTH_STEP) * WIDTH_STEP
+    return int(min(max_width, max(MIN_WIDTH, scaled)))
+
+
+def to_line(crop: np.ndarray, max_width: int = MAX_WIDTH) -> np.ndarray:
+    """Resize a crop (any size, grey or colour) to a uint8 (32, W) grey line."""
+    import cv2
+
+    grey = to_grey(crop)
+    h, w = grey.shape
+    if h == 0 or w == 0:
+        return np.zeros((HEIGHT, MIN_WIDTH), dtype=np.uint8)
+    target = line_width(h, w, max_width)
+    shrinking = h > HEIGHT or w > target
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(grey, (target, HEIGHT), interpolation=interpolation)
+
+
+def normalise_line(line: np.ndarray) -> np.ndarray:
+    """Turn a (32, W) grey line into float32 network input: background 0, text positive.
+
+    The background level is the median of the 2-pixel border ring (crops have a margin, so the
+    ring is mostly background, also on textured scans where the text covers much of the crop);
+    dividing by the standard deviation (at least `MIN_SCALE`) evens out faint and strong text;
+    the sign is chosen so that the middle rows, where the text is, lie above the background,
+    whatever the text's polarity (wrong for about 4% of handwritten and 2% of printed lines of a
+    generated dataset, against 17% when the global median is taken as background; training
+    flips some signs on purpose so that those still read). Padding a batch with zeros then looks
+    like more background.
+    """
+    x = line.astype(np.float32)
+    ring = np.concatenate([x[:2].ravel(), x[-2:].ravel(), x[:, :2].ravel(), x[:, -2:].ravel()])
+    centred = x - np.median(ring)
+    scale = max(float(centred.std()), MIN_SCALE)
+    h = centred.shape[0]
+    if float(centred[h // 4 : h - h // 4].mean()) < 0:
+        centred = -centred
+    return centred / scale
+
+
+def pad_batch(
+    lines: Sequence[np.ndarray], frames_per_column: int = FRAMES_PER_COLUMN
+) -> tuple[torch.Tensor, list[int]]:
+    """Stack normalised (32, W_i) lines into a zero-padded (N, 1, 32, max W) batch.
+
+    Returns:
+        The batch and the valid output length (CTC frames) of each line.
+    """
+    width = max(line.shape[1] for line in lines)
+    batch = np.zeros((len(lines), 1, HEIGHT, width), dtype=np.float32)
+    for i, line in enumerate(lines):
+        batch[i, 0, :, : line.shape[1]] = line
+    lengths = [output_length(line.shape[1], frames_per_column) for line in lines]
+    return torch.from_numpy(batch), lengths

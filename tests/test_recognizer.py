@@ -1,0 +1,249 @@
+"""The recognizer: vocabulary, CTC coding, model, training data, checkpoints, training, reading."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from medocr_cli.cli.app import app
+from medocr_cli.io.checkpoints import load_checkpoint, save_checkpoint
+from medocr_cli.models.checkpoint import pack, unpack
+from medocr_cli.models.recognizer import (
+    HEIGHT,
+    decode_indices,
+    default_vocab,
+    encode,
+    greedy_decode,
+    normalise_line,
+    pad_batch,
+    recognizer_spec,
+    to_line,
+)
+from medocr_cli.models.registry import build, known
+from medocr_cli.pipeline.generate_dataset import GenerateConfig, run_generate_dataset
+from medocr_cli.stages.recognize import Recognizer
+from medocr_cli.synth.content import NOTE_CHARSET, PRINTED_CHARSET
+from medocr_cli.training.recognizer_data import (
+    Augment,
+    load_lines,
+    train_sample,
+    width_batches,
+)
+
+runner = CliRunner()
+TINY = {"channels": (8, 16, 16, 16, 32, 32), "hidden": 32, "dropout": 0.0}
+WORDS = ("ID 4711", "Smith", "12/03/2021", "ok", "MRN 88^A", "f/u 3 wks")
+
+
+def text_crop(text: str, scale: float, invert: bool = False, rgb: bool = False) -> np.ndarray:
+    """A line of text drawn with OpenCV's Hershey font, with a few pixels of margin."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    (w, h), base = cv2.getTextSize(text, font, scale, 1)
+    image = np.full((h + base + 8, w + 8), 20, dtype=np.uint8)
+    cv2.putText(image, text, (4, h + 4), font, scale, 230, 1, cv2.LINE_AA)
+    if invert:
+        image = 255 - image
+    if rgb:
+        image = np.stack([image, image // 2, image], axis=2)
+    return image
+
+
+def test_vocab_covers_every_generated_character():
+    vocab = default_vocab()
+    assert set(PRINTED_CHARSET) | set(NOTE_CHARSET) <= set(vocab)
+    assert len(set(vocab)) == len(vocab)
+    assert "crnn-ctc" in known()
+    spec = recognizer_spec()
+    assert spec["height"] == HEIGHT == 32 and spec["blank"] == 0 and spec["vocab"] == vocab
+
+
+def test_encode_decode_round_trip():
+    vocab = default_vocab()
+    text = "DOE^JANE, 12.03.1950 (74Y) #A-1'5 ok?"
+    labels = encode(text, vocab)
+    assert min(labels) >= 1 and max(labels) <= len(vocab)
+    assert decode_indices(labels, vocab) == text
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        encode("é", vocab)
+    # a one-hot path with a blank between every character decodes back to the text,
+    # doubled characters ("ll") included
+    text = "Hello 11"
+    path = []
+    for label in encode(text, vocab):
+        path += [label, label, 0]
+    logits = torch.full((len(path), 1, len(vocab) + 1), -10.0)
+    logits[torch.arange(len(path)), 0, torch.tensor(path)] = 10.0
+    [(decoded, score)] = greedy_decode(logits, vocab)
+    assert decoded == text and 0.99 < score <= 1.0
+
+
+def test_greedy_decode_merges_repeats_drops_blanks_and_honours_lengths():
+    vocab = "ab"
+    # columns: a a _ a b b _ | padding that would read "b"
+    path = [1, 1, 0, 1, 2, 2, 0, 2, 2]
+    logits = torch.full((len(path), 2, 3), -5.0)
+    logits[torch.arange(len(path)), 0, torch.tensor(path)] = 5.0
+    logits[:, 1, 0] = 5.0  # second sample: all blank
+    out = greedy_decode(logits, vocab, lengths=[7, 9])
+    assert out[0][0] == "aab"
+    assert out[1][0] == "" and 0.9 < out[1][1] <= 1.0
+    assert greedy_decode(logits, vocab)[0][0] == "aabb"
+
+
+@pytest.mark.parametrize(
+    "shape", [(20, 30), (40, 300, 3), (64, 64, 4), (8, 2000), (33, 5, 1), (0, 10)]
+)
+def test_to_line_and_normalise(shape):
+    crop = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    line = to_line(crop)
+    assert line.dtype == np.uint8 and line.shape[0] == HEIGHT and 16 <= line.shape[1] <= 1024
+    x = normalise_line(line)
+    assert x.dtype == np.float32 and x.shape == line.shape
+
+
+def test_normalise_makes_text_positive_in_both_polarities():
+    crop = text_crop("Smith", 0.8)
+    a, b = normalise_line(to_line(crop)), normalise_line(to_line(255 - crop))
+    assert np.allclose(a, b, atol=0.1)
+    assert a.max() > 2 and abs(float(np.median(a))) < 1e-6
+
+
+def test_model_output_shape_follows_width():
+    spec = recognizer_spec(**TINY)
+    model = build(spec).eval()
+    frames = spec["frames_per_column"]
+    x, lengths = pad_batch([np.zeros((32, 40), np.float32), np.zeros((32, 103), np.float32)])
+    assert x.shape == (2, 1, 32, 103) and lengths == [10 * frames, 25 * frames]
+    with torch.inference_mode():
+        out = model(x)
+    assert out.shape == (26 * frames, 2, len(spec["vocab"]) + 1)  # 103 px: 25 strips + a part
+
+
+@pytest.fixture(scope="module")
+def overfit(tmp_path_factory):
+    """A tiny CRNN trained to read six drawn lines of different widths (about 10 s on 1 core)."""
+    torch.manual_seed(0)
+    spec = recognizer_spec(**TINY)
+    vocab = spec["vocab"]
+    model = build(spec)
+    crops = [text_crop(w, 0.5 + 0.1 * i) for i, w in enumerate(WORDS)]
+    inputs = [normalise_line(to_line(c)) for c in crops]
+    labels = [torch.tensor(encode(w, vocab)) for w in WORDS]
+    ctc = torch.nn.CTCLoss(zero_infinity=True)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    rng = np.random.default_rng(0)
+    losses = []
+    for step in range(400):
+        pick = rng.choice(len(WORDS), 3, replace=False) if step % 2 else range(len(WORDS))
+        x, lengths = pad_batch([inputs[i] for i in pick])
+        targets = [labels[i] for i in pick]
+        loss = ctc(
+            model(x).log_softmax(2),
+            torch.cat(targets),
+            torch.tensor(lengths),
+            torch.tensor([len(t) for t in targets]),
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+        if step > 50 and np.mean(losses[-10:]) < 0.02:
+            break
+    folder = tmp_path_factory.mktemp("rec-weights")
+    save_checkpoint(folder / "recognizer.pt", pack(model.eval(), spec, half=False))
+    return model, spec, crops, losses, folder
+
+
+def test_ctc_loss_decreases_on_tiny_overfit(overfit):
+    _, _, _, losses, _ = overfit
+    assert np.mean(losses[-10:]) < 0.2 * np.mean(losses[:10])
+
+
+def test_recognizer_reads_crops_of_varying_widths_in_order(overfit):
+    _, _, crops, _, folder = overfit
+    reader = Recognizer.from_weights_dir(folder, device="cpu")
+    assert reader.prepare(crops[0]).shape[0] == HEIGHT
+    widths = sorted(reader.prepare(c).shape[1] for c in crops)
+    assert widths[0] < 60 < 120 < widths[-1] and all(w % 4 == 0 for w in widths)
+    shuffled = [3, 0, 5, 1, 4, 2]
+    readings = reader.read([crops[i] for i in shuffled], batch_size=4)
+    assert [t for t, _ in readings] == [WORDS[i] for i in shuffled]
+    assert all(0.0 <= s <= 1.0 for _, s in readings)
+    # the same line read as RGB or with an empty crop in the batch
+    rgb = np.stack([crops[1]] * 3, axis=2)
+    empty = np.zeros((0, 0), np.uint8)
+    out = reader.read([rgb, empty])
+    assert out[0][0] == WORDS[1] and isinstance(out[1][0], str)
+    assert reader.read([]) == []
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(overfit, tmp_path):
+    model, spec, crops, _, _ = overfit
+    x, _ = pad_batch([normalise_line(to_line(c)) for c in crops])
+    with torch.inference_mode():
+        reference = model.eval()(x)
+        exact = unpack(pack(model, spec, half=False))(x)
+        assert torch.equal(reference, exact)
+        path = tmp_path / "recognizer.pt"
+        save_checkpoint(path, pack(model, spec))  # fp16 storage
+        loaded = load_checkpoint(path)
+        assert loaded["spec"] == pack(model, spec)["spec"]
+        first, second = unpack(loaded)(x), unpack(load_checkpoint(path))(x)
+    assert torch.equal(first, second)
+    assert torch.allclose(first, reference, atol=0.05)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rec") / "ds"
+    # 40 images: the fewest that give every split (train, val, test) some images
+    run_generate_dataset(GenerateConfig(out=out, count=40, seed=5, size=256, workers=1))
+    return out
+
+
+def test_lines_load_and_augment(dataset):
+    lines = load_lines(dataset, "train")
+    assert len(lines) > 5 and set(lines.kinds) <= {"printed", "handwritten"}
+    cached = load_lines(dataset, "train")  # second read comes from the cache
+    assert cached.texts == lines.texts and np.array_equal(cached.pixels, lines.pixels)
+    rng = np.random.default_rng(0)
+    for i in range(len(lines)):
+        x = train_sample(lines, i, rng, Augment())
+        assert x.shape[0] == HEIGHT and 16 <= x.shape[1] <= 512 and np.isfinite(x).all()
+    widths = np.arange(50.0)
+    batches = list(width_batches(widths, 8, rng))
+    assert len(batches) == 6 and all(len(b) == 8 for b in batches)
+    assert sorted(np.concatenate(list(width_batches(widths, 8, None)))) == list(range(50))
+
+
+def test_train_cli_writes_checkpoint_and_evaluates(dataset, tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        ["--quiet", "train", "recognizer", str(dataset), "--epochs", "1", "--batch-size", "8",
+         "--out", str(out), "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["best_epoch"] == 1 and "val_cer" in report["val"]
+    assert {"cer_handwritten", "cer_printed", "exact"} <= set(report["test"])
+    checkpoint = load_checkpoint(out / "recognizer.pt")
+    assert checkpoint["spec"]["arch"] == "crnn-ctc"
+    assert checkpoint["metrics"]["test"]["n_lines"] == report["test"]["n_lines"]
+    for name in ("recognizer.last.pt", "recognizer.history.json", "recognizer.samples.png"):
+        assert (out / name).is_file()
+    result = runner.invoke(
+        app,
+        ["train", "recognizer", str(dataset), "--evaluate-only", "--weights",
+         str(out / "recognizer.pt"), "--split", "val", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.output)
+    assert metrics["cer_handwritten"] >= 0.0 and metrics["n_lines"] > 0
+    result = runner.invoke(app, ["train", "recognizer", str(dataset), "--size", "64"])
+    assert result.exit_code == 2
