@@ -71,11 +71,16 @@ def test_cli_start_imports_no_torch_or_cv2():
 
 
 def test_scrub_json_and_exit_codes(tmp_path):
-    write_png(tmp_path / "in" / "a.png")
+    lines = write_png(tmp_path / "in" / "a.png")
     result = runner.invoke(app, ["scrub", str(tmp_path / "in"), str(tmp_path / "out"), "--json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
-    assert rows[0]["status"] == "ok" and rows[0]["boxes"] >= 3
+    assert rows[0]["status"] == "ok" and rows[0]["boxes"] >= 1
+    for x0, y0, x1, y1 in lines:  # every PHI line lies inside the removed regions
+        assert any(
+            r[1] <= x0 + 1 and r[2] <= y0 + 1 and r[3] >= x1 - 1 and r[4] >= y1 - 1
+            for r in rows[0]["regions"]
+        ), (x0, y0, x1, y1, rows[0]["regions"])
     again = runner.invoke(app, ["--quiet", "scrub", str(tmp_path / "in"), str(tmp_path / "out")])
     assert again.exit_code == 1  # exists, --overwrite not given
     missing = runner.invoke(app, ["scrub", str(tmp_path / "nope"), str(tmp_path / "out2")])

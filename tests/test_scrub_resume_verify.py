@@ -14,6 +14,7 @@ from medocr_cli.cli.app import app
 from medocr_cli.errors import UsageError
 from medocr_cli.io import read_scan
 from medocr_cli.io.walk import REPORT_NAME
+from medocr_cli.pipeline.find_text import LearnedFinder
 from medocr_cli.pipeline.scrub import ScrubConfig, run_scrub
 from medocr_cli.types import Status
 
@@ -22,15 +23,20 @@ runner = CliRunner()
 
 @pytest.fixture
 def calls(monkeypatch):
-    """Record the frame shape of every Tesseract search the pipeline makes."""
+    """Record the frame shape of every text search the pipeline makes (clean and verify)."""
     seen: list[tuple[int, ...]] = []
-    real = scrub_mod.read_printed
+    real_find, real_search = LearnedFinder.find, LearnedFinder.search
 
-    def spy(image, frame=0, config=None):
-        seen.append(image.shape)
-        return real(image, frame, config)
+    def find(self, frames, indices):
+        seen.extend(f.shape for f in frames)
+        return real_find(self, frames, indices)
 
-    monkeypatch.setattr(scrub_mod, "read_printed", spy)
+    def search(self, frame, index):
+        seen.append(frame.shape)
+        return real_search(self, frame, index)
+
+    monkeypatch.setattr(LearnedFinder, "find", find)
+    monkeypatch.setattr(LearnedFinder, "search", search)
     return seen
 
 
@@ -104,10 +110,10 @@ def test_resume_after_interruption(tmp_path, monkeypatch, calls):
     real = scrub_mod.scrub_file
     stop_at = ["b.png"]
 
-    def interrupted(item, target, config, header=None):
+    def interrupted(item, target, config, header=None, models=None):
         if item.path.name in stop_at:
             raise KeyboardInterrupt
-        return real(item, target, config, header)
+        return real(item, target, config, header, models)
 
     monkeypatch.setattr(scrub_mod, "scrub_file", interrupted)
     with pytest.raises(KeyboardInterrupt):

@@ -107,4 +107,16 @@ def render_summary(console: Console, summary: ScrubSummary) -> None:
         console.print(
             f"{quarantined} flagged outputs moved to the quarantine folder", highlight=False
         )
+    stages: dict[str, float] = {}
+    for r in images:
+        for key, value in r.extra.get("stage_seconds", {}).items():
+            stages[key] = stages.get(key, 0.0) + float(value)
+    if stages:
+        parts = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(stages.items(), key=lambda kv: -kv[1]))
+        console.print(f"time by stage: {parts}", highlight=False)
     console.print(f"report: {summary.report_path}", highlight=False)
+    if summary.html_path is not None:
+        console.print(
+            f"review page: {summary.html_path} (its thumbnails show the original text)",
+            highlight=False,
+        )

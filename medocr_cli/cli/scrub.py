@@ -53,7 +53,60 @@ def scrub(
     on_error: Annotated[
         str, typer.Option(help="After a file fails: 'continue' with the rest, or 'stop'.")
     ] = "continue",
-    method: Annotated[str, typer.Option(help="Inpainting method: telea or ns (OpenCV).")] = "telea",
+    find: Annotated[
+        str,
+        typer.Option(
+            help="How text is found: 'learned' (text detector on every frame, classifier as a "
+            "safety net, Tesseract around detected lines of printed frames) or 'tesseract' "
+            "(whole-frame Tesseract in several renderings, the classical path; slower).",
+        ),
+    ] = "learned",
+    tesseract: Annotated[
+        str,
+        typer.Option(
+            help="Tesseract's part in --find learned: 'regions' (around detected lines of "
+            "frames the classifier calls printed), 'full' (whole frames called printed), 'off'.",
+        ),
+    ] = "off",
+    method: Annotated[
+        str,
+        typer.Option(
+            help="Inpainting method: 'auto' (learned when inpainter.pt is in the weights "
+            "folder, else telea), 'learned', 'telea' or 'ns' (OpenCV).",
+        ),
+    ] = "auto",
+    weights: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder with detector.pt, classifier.pt, inpainter.pt; default: MEDOCR_WEIGHTS "
+            "or the shipped weights."
+        ),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Frames per model pass.", min=1)] = 8,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Processes cleaning files side by side, each with its share of the cores "
+            "(each loads the models: ~150 MB of memory apiece).",
+            min=1,
+        ),
+    ] = 1,
+    report_text: Annotated[
+        bool,
+        typer.Option(
+            help="Write the text read in each file into its report line. The text is patient "
+            "data: off by default.",
+        ),
+    ] = False,
+    html: Annotated[
+        bool,
+        typer.Option(
+            "--html/--no-html",
+            help="Also write OUT/medocr-report.html: before/after thumbnails of every changed "
+            "image with the removed boxes, for review. The 'before' thumbnails in OUT/_report "
+            "show the original text: delete that folder before sharing OUT.",
+        ),
+    ] = False,
     header: Annotated[
         str,
         typer.Option(
@@ -76,19 +129,25 @@ def scrub(
 ) -> None:
     """Remove burned-in text from every PNG/DICOM/JPEG/TIFF/BMP image under IN, writing to OUT.
 
-    Every frame is searched with Tesseract (both polarities, padded, upscaled when small); the
-    words found are masked and repainted (OpenCV Telea by default) in the stored pixel values,
-    and the file is written in its own format into the same relative place under OUT. DICOM
+    Every frame is searched by the text detector (printed and handwritten lines); the
+    classifier double-checks it (a frame it calls text where the detector found none is
+    searched with whole-frame Tesseract) and Tesseract reads around the lines of printed frames.
+    The text is masked (narrowed to the strokes), repainted by the learned inpainter (or
+    Telea / Navier-Stokes) in the stored pixel values, and the file is written in its own
+    format into the same relative place under OUT. DICOM
     outputs are uncompressed, marked BurnedInAnnotation NO with the Clean Pixel Data code;
     `--header basic` also de-identifies their headers (Annex E Basic Profile, UIDs keyed by --salt).
 
-    Each output is read back and the frames that had text are searched again; text found over
-    a removed region marks the file `flagged` (with --strict it is moved to OUT/_quarantine).
-    Frames identical to an earlier frame of the same file reuse its boxes.
+    Each output is read back and the frames that had text are searched again (detector and
+    Tesseract); text found over a removed region marks the file `flagged` (with --strict it is
+    moved to OUT/_quarantine). Frames identical to an earlier frame of the same file reuse its
+    mask.
 
-    OUT/medocr-report.jsonl gets one line per input (path, status, frames, boxes, seconds,
-    error, input size and mtime, reused frames, residual boxes, quarantine path); recognised
-    text is never written there. Inputs are never modified; outputs are written atomically.
+    OUT/medocr-report.jsonl gets one line per input (path, status, class, frames, boxes, the
+    removed regions' coordinates, residual boxes, per-stage seconds, error, input size and
+    mtime, quarantine path); recognised text only with --report-text. With --html,
+    OUT/medocr-report.html shows before/after thumbnails for review. Inputs are never
+    modified; outputs are written atomically.
     Exit codes: 0 all images cleaned, 1 some failed or were flagged, 2 usage error.
     """
     from medocr_cli.cli.render_scrub import RichProgress, render_summary
@@ -102,6 +161,8 @@ def scrub(
     if on_error not in ("continue", "stop"):
         raise UsageError(f"--on-error {on_error!r} is not one of continue, stop")
     opts = global_options(ctx)
+    from medocr_cli.config import resolve_device
+
     config = ScrubConfig(
         inputs=list(paths[:-1]),
         output=paths[-1],
@@ -113,6 +174,14 @@ def scrub(
         resume=resume,
         verify=verify,
         strict=strict,
+        find=find,
+        tesseract=tesseract,
+        weights=weights,
+        device=resolve_device(opts.device),
+        batch_size=batch_size,
+        report_text=report_text,
+        html=html,
+        workers=workers,
     )
     progress = RichProgress(err_console, enabled=not opts.quiet, verbose=opts.verbose)
     with progress:

@@ -1,12 +1,15 @@
-"""`run_scrub`: the classical pipeline over folder trees (Tesseract -> mask -> Telea -> write).
+"""`run_scrub`: the whole pipeline over folder trees (find -> mask -> repaint -> write -> verify).
 
-For every input file and every frame: read, find printed text on the display rendering, mask it,
-repaint the stored values, write the same format atomically into the mirrored output tree, read
-the output back and search it again (verify), and record one report line. One bad file never
-stops the run (unless asked), and a file that could not be cleaned is never written out.
+For every input file and every frame: read, find the text (by default the learned finder of
+`pipeline/find_text.py`: detector on every frame, classifier as the safety net, Tesseract around
+detected lines of printed frames; or the classical whole-frame Tesseract pass), mask it (narrowed
+to the strokes with the detector's text map), repaint the stored values (the learned inpainter,
+or OpenCV Telea / Navier-Stokes), write the same format atomically into the mirrored output
+tree, read the output back and search it again (verify), and record one report line. One bad
+file never stops the run (unless asked), and a file that could not be cleaned is never written.
 
 Frames whose display rendering is byte-identical to an earlier frame of the same file (still
-ultrasound cine loops) reuse that frame's boxes instead of running Tesseract again; each frame's
+ultrasound cine loops) reuse that frame's mask instead of being searched again; each frame's
 own stored values are still repainted. `resume` skips inputs a previous run already finished.
 """
 
@@ -17,24 +20,34 @@ import json
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from medocr_cli.errors import MedocrError, OutputError, UsageError
 from medocr_cli.io import read_scan, write_scan
 from medocr_cli.io.walk import REPORT_NAME, InputFile, check_output_root, walk_inputs
-from medocr_cli.pipeline.inpaint import repaint_frame
-from medocr_cli.stages.inpaint import METHODS, boxes_to_mask
-from medocr_cli.stages.printed import PrintedConfig, check_tesseract, read_printed
+from medocr_cli.pipeline.find_text import FINDERS, TESSERACT_MODES, make_finder, read_stacked
+from medocr_cli.pipeline.inpaint import AUTO, repaint_frame, resolve_method
+from medocr_cli.stages.inpaint import ALL_METHODS, LEARNED, boxes_to_mask
+from medocr_cli.stages.mask import text_mask
+from medocr_cli.stages.printed import PrintedConfig, check_tesseract
 from medocr_cli.types import Box, FileResult, Status
 
 if TYPE_CHECKING:
     import numpy as np
 
     from medocr_cli.io.deid_header import HeaderDeidentifier
+    from medocr_cli.pipeline.find_text import ClassicalFinder, LearnedFinder
+    from medocr_cli.stages.inpaint import LearnedInpainter
 
 HEADER_MODES = ("keep", "basic")
+
+#: Mean core probability a detector line in a cleaned frame needs to count as residual text.
+#: Repainted patches on busy anatomy (a fan edge, a skull outline) make weak lines (0.55-0.8 on
+#: the examples); text lines score 0.85-0.98 there.
+VERIFY_MIN_SCORE = 0.8
 
 #: Folder under OUT where `strict` runs move outputs that still show text.
 QUARANTINE_DIR = "_quarantine"
@@ -59,8 +72,9 @@ class ScrubConfig:
         output: Output folder; the input tree is mirrored below it.
         overwrite: Replace outputs that already exist.
         stop_on_error: Stop at the first failed file instead of going on.
-        method: Inpainting method, "telea" or "ns".
-        printed: Tesseract settings.
+        method: Inpainting method: "auto" (learned when `inpainter.pt` is in the weights
+            folder, else Telea), "learned", "telea" or "ns".
+        printed: Settings of the whole-frame Tesseract pass.
         header: DICOM header handling: "keep" (only the pixel-cleaning marks are written) or
             "basic" (PS3.15 Annex E Basic Profile, see `io.deid_header`).
         salt: Keys the UID remapping of "basic"; None draws a random salt per run, so UIDs then
@@ -72,19 +86,40 @@ class ScrubConfig:
             over a removed region flags the file.
         strict: Move flagged outputs to `OUT/_quarantine/<relative path>` instead of leaving
             them in the output tree (needs `verify`).
+        find: "learned" (detector + classifier + Tesseract around lines, see
+            `pipeline/find_text.py`) or "tesseract" (whole-frame Tesseract, the classical path).
+        tesseract: The learned finder's use of Tesseract: "regions", "full" or "off".
+        weights: Weights folder (None: MEDOCR_WEIGHTS or the shipped one).
+        device: Torch device of the models.
+        batch_size: Frames per model pass.
+        report_text: Write the text read in each file into its report line (sensitive: off
+            by default; only what Tesseract read is there, the detector does not read).
+        html: Write `OUT/medocr-report.html` for review after the run. Its "before"
+            thumbnails (under `OUT/_report/`) show the original text, so it is off by default
+            and that folder must be deleted before the output is shared.
+        workers: Processes cleaning files side by side (each with its share of the cores);
+            1 cleans them in this process.
     """
 
     inputs: list[Path]
     output: Path
     overwrite: bool = False
     stop_on_error: bool = False
-    method: str = "telea"
+    method: str = AUTO
     printed: PrintedConfig = field(default_factory=PrintedConfig)
     header: str = "keep"
     salt: str | None = None
     resume: bool = False
     verify: bool = True
     strict: bool = False
+    find: str = "learned"
+    tesseract: str = "off"
+    weights: Path | None = None
+    device: str = "cpu"
+    batch_size: int = 8
+    report_text: bool = False
+    html: bool = False
+    workers: int = 1
 
 
 def header_step(config: ScrubConfig) -> HeaderDeidentifier | None:
@@ -114,6 +149,7 @@ class ScrubSummary:
     report_path: Path
     seconds: float
     stopped_early: bool = False
+    html_path: Path | None = None
 
     @property
     def counts(self) -> Counter[str]:
@@ -141,14 +177,17 @@ def _overlaps(box: Box, mask: np.ndarray) -> bool:
 
 
 def verify_output(
-    target: Path, removed: dict[int, list[Box]], config: ScrubConfig
+    target: Path, removed: dict[int, list[Box]], finder: LearnedFinder | ClassicalFinder
 ) -> tuple[int, float]:
     """Search the written output again; return (residual boxes, seconds spent).
 
     Only frames that had boxes are searched (`removed`: frame index -> the boxes removed
-    there), which bounds the cost to the frames that were edited; a box found there counts as
-    residual text when it overlaps the removed region (the grown boxes, as masked). Frames
-    whose output rendering is byte-identical to an already searched one reuse its answer.
+    there), which bounds the cost to the frames that were edited. The finder searches each
+    such frame again (the detector for the learned finder, whole-frame Tesseract for the
+    classical one), and the learned finder's frames also get Tesseract on the removed
+    regions (`read_stacked`: two calls per frame); a box found there counts as residual text
+    when it overlaps the removed region (the boxes grown as for the mask). Frames whose
+    output rendering is byte-identical to an already searched one reuse its answer.
     """
     t0 = time.perf_counter()
     scan = read_scan(target)
@@ -160,7 +199,10 @@ def verify_output(
         key = frame_key(image)
         if key not in seen:
             mask = boxes_to_mask(boxes, shape)
-            found = read_printed(image, index, config.printed)
+            found = finder.search(image, index)
+            if finder.name == "learned":
+                found = [b for b in found if b.score >= VERIFY_MIN_SCORE]
+                found += read_stacked(image, index, boxes)
             seen[key] = sum(_overlaps(b, mask) for b in found)
         residual += seen[key]
     return residual, time.perf_counter() - t0
@@ -176,22 +218,143 @@ def _input_stat(item: InputFile) -> dict[str, int]:
     return {"input_size": st.st_size, "input_mtime_ns": st.st_mtime_ns}
 
 
+@dataclass
+class RunModels:
+    """What a run loads once and every file uses: the finder and the learned inpainter."""
+
+    finder: LearnedFinder | ClassicalFinder
+    method: str
+    inpainter: LearnedInpainter | None = None
+
+
+def load_run_models(config: ScrubConfig) -> RunModels:
+    """Load the finder and, for the learned method, the inpainter named by `config`.
+
+    Raises:
+        UsageError: Unknown finder, Tesseract mode or method.
+        NotBuiltError: Weights the chosen finder or method needs are missing.
+    """
+    finder = make_finder(
+        config.find,
+        weights=config.weights,
+        device=config.device,
+        tesseract=config.tesseract,
+        printed=config.printed,
+        batch_size=config.batch_size,
+    )
+    method = resolve_method(config.method, config.weights)
+    inpainter = None
+    if method == LEARNED:
+        from medocr_cli.stages.inpaint import LearnedInpainter
+
+        inpainter = LearnedInpainter.from_weights_dir(config.weights, config.device)
+    return RunModels(finder, method, inpainter)
+
+
+def _add_seconds(seconds: dict[str, float], more: dict[str, float]) -> None:
+    for key, value in more.items():
+        seconds[key] = seconds.get(key, 0.0) + value
+
+
+def _label_of(labels: list[str]) -> str | None:
+    if not labels:
+        return None
+    printed = any("P" in x for x in labels)
+    written = any("H" in x for x in labels)
+    return {(False, False): "None", (True, False): "P", (False, True): "H", (True, True): "PH"}[
+        (printed, written)
+    ]
+
+
+def clean_frames(
+    scan: Any, models: RunModels, batch_size: int, result: FileResult, report_text: bool
+) -> dict[int, list[Box]]:
+    """Find, mask and repaint every frame of `scan` in place; return the boxes per frame.
+
+    Frames go through the finder `batch_size` at a time; a frame byte-identical to one already
+    searched reuses its mask. Per-step seconds, the classifier's label, fallbacks, the removed
+    regions (coordinates only) and, with `report_text`, the text read are put in `result`.
+    """
+    import numpy as np
+
+    shape = (scan.height, scan.width)
+    done: dict[bytes, tuple[list[Box], np.ndarray | None]] = {}
+    removed: dict[int, list[Box]] = {}
+    seconds: dict[str, float] = {}
+    labels: list[str] = []
+    regions: list[list[int]] = []
+    texts: list[dict[str, Any]] = []
+    reused = fallbacks = 0
+    for start in range(0, scan.n_frames, batch_size):
+        indices = list(range(start, min(scan.n_frames, start + batch_size)))
+        t0 = time.perf_counter()
+        frames = [scan.display(i) for i in indices]
+        keys = [frame_key(f) for f in frames]
+        seconds["read"] = seconds.get("read", 0.0) + time.perf_counter() - t0
+        todo = [n for n, k in enumerate(keys) if k not in done and k not in keys[:n]]
+        findings = models.finder.find([frames[n] for n in todo], [indices[n] for n in todo])
+        for n, finding in zip(todo, findings, strict=True):
+            _add_seconds(seconds, finding.seconds)
+            if finding.label is not None:
+                labels.append(finding.label)
+            fallbacks += int(finding.fallback)
+            t0 = time.perf_counter()
+            mask = (
+                text_mask(shape, finding.boxes, prob_map=finding.prob_map).view(np.uint8)
+                if finding.boxes
+                else None
+            )
+            seconds["mask"] = seconds.get("mask", 0.0) + time.perf_counter() - t0
+            done[keys[n]] = (finding.boxes, mask)
+        for n, index in enumerate(indices):
+            if n not in todo:
+                reused += 1
+            boxes, mask = done[keys[n]]
+            if not boxes or mask is None:
+                continue
+            boxes = [b if b.frame == index else replace(b, frame=index) for b in boxes]
+            t0 = time.perf_counter()
+            repaint_frame(scan, index, mask, models.method, inpainter=models.inpainter)
+            seconds["inpaint"] = seconds.get("inpaint", 0.0) + time.perf_counter() - t0
+            removed[index] = boxes
+            result.boxes += len(boxes)
+            regions.extend([index, b.x0, b.y0, b.x1, b.y1] for b in boxes)
+            if report_text:
+                texts.extend(
+                    {"frame": index, "box": [b.x0, b.y0, b.x1, b.y1], "text": b.text}
+                    for b in boxes
+                    if b.text
+                )
+    result.extra["frames_reused"] = reused
+    result.extra["label"] = _label_of(labels)
+    result.extra["fallback_frames"] = fallbacks
+    result.extra["regions"] = regions
+    if report_text:
+        result.extra["texts"] = texts
+    result.extra["stage_seconds"] = {k: round(v, 4) for k, v in seconds.items()}
+    return removed
+
+
 def scrub_file(
     item: InputFile,
     target: Path,
     config: ScrubConfig,
     header: HeaderDeidentifier | None = None,
+    models: RunModels | None = None,
 ) -> FileResult:
     """Clean one file and write it to `target`; never raises for a bad input.
 
     `header` is the run's header step (`header_step(config)`); a DICOM dataset goes through it
     before writing. Without one, "basic" builds its own (with a random salt, one per file,
-    unless `config.salt` is set). With `config.verify` the written file is searched again and
+    unless `config.salt` is set). `models` are the run's loaded models (`load_run_models`;
+    loaded here when not given). With `config.verify` the written file is searched again and
     a file with text left over a removed region is `flagged` (with `config.strict` it is
     moved under `OUT/_quarantine`; `target` must then lie under `config.output`).
     """
     if header is None and config.header == "basic":
         header = header_step(config)
+    if models is None:
+        models = load_run_models(config)
     t0 = time.perf_counter()
     result = FileResult(path=str(item.path), status=Status.OK)
     try:
@@ -200,36 +363,25 @@ def scrub_file(
             raise OutputError(
                 "output already exists", hint="pass --overwrite to replace it", path=target
             )
+        t_read = time.perf_counter()
         scan = read_scan(item.path)
+        read_seconds = time.perf_counter() - t_read
         result.frames = scan.n_frames
-        shape = (scan.height, scan.width)
-        found: dict[bytes, list[Box]] = {}
-        removed: dict[int, list[Box]] = {}
-        reused = 0
-        for index in range(scan.n_frames):
-            image = scan.display(index)
-            key = frame_key(image)
-            if key in found:
-                reused += 1
-                boxes = found[key]
-            else:
-                boxes = found[key] = read_printed(image, index, config.printed)
-            if not boxes:
-                continue
-            repaint_frame(scan, index, boxes_to_mask(boxes, shape), config.method)
-            removed[index] = boxes
-            result.boxes += len(boxes)
-        result.extra["frames_reused"] = reused
+        removed = clean_frames(scan, models, config.batch_size, result, config.report_text)
+        stage = result.extra["stage_seconds"]
+        stage["read"] = round(stage.get("read", 0.0) + read_seconds, 4)
+        t_write = time.perf_counter()
         write_scan(scan, target, header=header)
+        stage["write"] = round(time.perf_counter() - t_write, 4)
         result.output = str(target)
         result.extra["verified"] = config.verify
         if config.verify:
-            residual, seconds = verify_output(target, removed, config)
-            result.extra["verify_seconds"] = round(seconds, 3)
+            residual, seconds = verify_output(target, removed, models.finder)
+            stage["verify"] = round(seconds, 4)
             if residual:
                 result.status = Status.FLAGGED
                 result.extra["residual"] = residual
-                result.error = f"{residual} text box(es) still readable after cleaning"
+                result.error = f"{residual} text box(es) still found after cleaning"
                 if config.strict:
                     rel = target.relative_to(config.output)
                     moved = quarantine_path(config.output, rel)
@@ -312,8 +464,21 @@ def resumed_result(
 
 def _check_options(config: ScrubConfig) -> None:
     """Refuse option combinations that cannot work or would be unsafe."""
-    if config.method not in METHODS:
-        raise UsageError(f"unknown inpainting method {config.method!r}", hint="use telea or ns")
+    if config.method not in (AUTO, *ALL_METHODS):
+        raise UsageError(
+            f"unknown inpainting method {config.method!r}", hint="use auto, learned, telea or ns"
+        )
+    if config.find not in FINDERS:
+        raise UsageError(f"unknown finder {config.find!r}", hint=f"use {' or '.join(FINDERS)}")
+    if config.tesseract not in TESSERACT_MODES:
+        raise UsageError(
+            f"unknown Tesseract mode {config.tesseract!r}",
+            hint=f"use {', '.join(TESSERACT_MODES)}",
+        )
+    if config.batch_size < 1:
+        raise UsageError("the batch size must be at least 1")
+    if config.workers < 1:
+        raise UsageError("--workers must be at least 1")
     if config.strict and not config.verify:
         raise UsageError("--strict needs verification", hint="drop --no-verify or --strict")
     if config.resume and config.header == "basic" and config.salt is None:
@@ -331,6 +496,43 @@ def _check_options(config: ScrubConfig) -> None:
             )
 
 
+def _jobs(
+    items: list[InputFile], config: ScrubConfig, previous: dict[str, dict[str, Any]]
+) -> Iterator[tuple[InputFile, Path | None, FileResult | None]]:
+    """(input, target, result) per input: a result where none must be computed."""
+    for item in items:
+        if not item.candidate:
+            skipped = FileResult(
+                path=str(item.path), status=Status.SKIPPED, error="not an image file"
+            )
+            yield item, None, skipped
+            continue
+        target = config.output / item.rel
+        done = resumed_result(item, target, previous.get(str(item.path))) if config.resume else None
+        yield item, target, done
+
+
+def _results(
+    items: list[InputFile],
+    config: ScrubConfig,
+    header: HeaderDeidentifier | None,
+    models: RunModels | None,
+    previous: dict[str, dict[str, Any]],
+) -> Iterator[FileResult]:
+    """One result per input, in input order, cleaned here or in `config.workers` processes."""
+    if config.workers > 1:
+        from medocr_cli.pipeline.scrub_workers import parallel_results
+
+        yield from parallel_results(_jobs(items, config, previous), config, config.workers)
+        return
+    for item, target, done in _jobs(items, config, previous):
+        if done is not None:
+            yield done
+        else:
+            assert target is not None
+            yield scrub_file(item, target, config, header, models)
+
+
 def run_scrub(config: ScrubConfig, progress: Progress | None = None) -> ScrubSummary:
     """Clean every image under `config.inputs` into `config.output` and write the report.
 
@@ -346,9 +548,17 @@ def run_scrub(config: ScrubConfig, progress: Progress | None = None) -> ScrubSum
         ToolMissingError: Tesseract is not installed.
     """
     _check_options(config)
+    header_step(config)  # refuses bad header options before the salt is drawn
+    if config.header == "basic" and config.salt is None:
+        from medocr_cli.io.deid_header import new_salt
+
+        config = replace(config, salt=new_salt())  # one salt for the run, shared by workers
     header = header_step(config)
     check_output_root(config.inputs, config.output)
     check_tesseract()
+    models = load_run_models(config)  # loaded here even with workers: bad weights fail early
+    if config.workers > 1:
+        models = None
     items = list(walk_inputs(config.inputs))
     if progress is not None:
         progress.start(len(items))
@@ -367,18 +577,7 @@ def run_scrub(config: ScrubConfig, progress: Progress | None = None) -> ScrubSum
     t0 = time.perf_counter()
     with open(partial, "w", encoding="utf-8") as fh:
         try:
-            for item in items:
-                if not item.candidate:
-                    result = FileResult(
-                        path=str(item.path), status=Status.SKIPPED, error="not an image file"
-                    )
-                else:
-                    target = config.output / item.rel
-                    result = None
-                    if config.resume:
-                        result = resumed_result(item, target, previous.get(str(item.path)))
-                    if result is None:
-                        result = scrub_file(item, target, config, header)
+            for result in _results(items, config, header, models, previous):
                 results.append(result)
                 fh.write(json.dumps(result.to_json()) + "\n")
                 fh.flush()
@@ -399,4 +598,9 @@ def run_scrub(config: ScrubConfig, progress: Progress | None = None) -> ScrubSum
             fh.flush()
             os.fsync(fh.fileno())
             os.replace(partial, report)
-    return ScrubSummary(results, report, time.perf_counter() - t0, stopped)
+    summary = ScrubSummary(results, report, time.perf_counter() - t0, stopped)
+    if config.html:
+        from medocr_cli.pipeline.report_html import write_html_report
+
+        summary.html_path = write_html_report(config.output, results)
+    return summary

@@ -122,6 +122,35 @@ class Detector:
             raise ValueError("fit must be cover or tight")
         return [f[0] for f in self._boxes(frames, batch_size, frame_indices, (fit,))]
 
+    def detect_with_maps(
+        self,
+        frames: Sequence[np.ndarray],
+        batch_size: int = 8,
+        frame_indices: Sequence[int] | None = None,
+    ) -> list[tuple[list[Box], np.ndarray | None]]:
+        """Return every frame's cover boxes and its text-pixel map at frame size, in one pass.
+
+        The map is None for a frame without boxes (nothing to narrow).
+
+        The map lets the mask stage narrow the boxes to the strokes (`stages.mask.text_mask`).
+        """
+        import cv2
+
+        if frame_indices is not None and len(frame_indices) != len(frames):
+            raise ValueError("frame_indices must have one entry per frame")
+        out = []
+        for n, (frame, maps) in enumerate(zip(frames, self._maps(frames, batch_size), strict=True)):
+            index = int(frame_indices[n]) if frame_indices is not None else 0
+            h, w = frame.shape[:2]
+            found = boxes_from_map(maps[0], self.spec, (h, w), maps[1], fit="cover")
+            boxes = [
+                Box(index, x0, y0, x1, y1, "", "text", score, "detector")
+                for x0, y0, x1, y1, score in found
+            ]
+            text = cv2.resize(maps[1], (w, h), interpolation=cv2.INTER_LINEAR) if boxes else None
+            out.append((boxes, text))
+        return out
+
     def detect_pairs(
         self,
         frames: Sequence[np.ndarray],

@@ -142,10 +142,10 @@ def read_printed(
             )
             if box.x1 > box.x0 and box.y1 > box.y0:
                 boxes.append(box)
-    return _keep_plausible(boxes, config.min_conf / 100.0, (h, w))
+    return keep_plausible(boxes, config.min_conf / 100.0, (h, w))
 
 
-def _keep_plausible(boxes: list[Box], min_score: float, frame_shape: tuple[int, int]) -> list[Box]:
+def keep_plausible(boxes: list[Box], min_score: float, frame_shape: tuple[int, int]) -> list[Box]:
     """Keep words that look like overlay text, drop Tesseract's readings of anatomy texture.
 
     Strong words: confident, word-like (see `_wordlike`), not taller than overlay text gets.

@@ -1,0 +1,343 @@
+"""Finding the text to remove in display frames: the learned finder and the classical one.
+
+The learned finder is what `scrub` uses by default. Per frame:
+
+1. The text detector runs on every frame. It is the primary finder (line recall ~99% on unseen
+   fonts, printed and handwritten, both polarities) and it is cheap (tens of milliseconds per
+   512 px frame), so no routing decision can keep it from looking.
+2. The classifier labels every frame (None / P / H / PH). Its job is the safety net, not a gate:
+   a frame it calls text (P(None) below `fallback_below`) where the detector found nothing is
+   searched again with the classical full-frame Tesseract pass, and what that finds is removed.
+3. With `tesseract="regions"`, frames the classifier calls P or PH get Tesseract on crops
+   around the detector's lines (grown by a line height or two), so a printed word next to a
+   detected line that the detector cut short is removed too, without reading whole frames.
+
+The classical finder is the first `scrub`: Tesseract on the whole frame, several renderings.
+Both return `Finding`s: the boxes to remove, the detector's text-probability map (the mask stage
+narrows boxes to the text pixels with it) and the classifier's label.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medocr_cli.config import weights_dir
+from medocr_cli.errors import NotBuiltError, UsageError
+from medocr_cli.stages.merge import merge_boxes
+from medocr_cli.stages.printed import PrintedConfig, read_printed
+from medocr_cli.types import Box
+
+FINDERS = ("learned", "tesseract")
+TESSERACT_MODES = ("regions", "full", "off")
+#: Context around a detected line that the region pass gives Tesseract, in line heights.
+REGION_GROW_X = 2.0
+REGION_GROW_Y = 0.6
+#: Tesseract settings of the region pass: crops are small, so two renderings (as shown and
+#: inverted, one of which is dark-on-light) and no top-hat (whose size suits whole frames).
+REGION_PRINTED = PrintedConfig(variants=("grey", "inverted"), pad=8, upscale_below=400)
+
+
+@dataclass
+class Finding:
+    """What was found in one frame.
+
+    Attributes:
+        boxes: Boxes to remove (merged, in reading order).
+        prob_map: The detector's text-pixel probability map at frame size, or None.
+        label: The classifier's label of the frame, or None without a classifier.
+        fallback: True when the classifier's doubt sent the frame to the full Tesseract pass.
+        seconds: Time per step (classify, detect, tesseract, merge), for the report.
+    """
+
+    boxes: list[Box]
+    prob_map: np.ndarray | None = None
+    label: str | None = None
+    fallback: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _add(seconds: dict[str, float], key: str, t0: float) -> float:
+    now = time.perf_counter()
+    seconds[key] = seconds.get(key, 0.0) + now - t0
+    return now
+
+
+class ClassicalFinder:
+    """Tesseract on the whole frame in several renderings (the first scrub's finder)."""
+
+    name = "tesseract"
+
+    def __init__(self, printed: PrintedConfig | None = None) -> None:
+        """Keep the Tesseract settings."""
+        self.printed = printed or PrintedConfig()
+
+    def find(self, frames: Sequence[np.ndarray], indices: Sequence[int]) -> list[Finding]:
+        """Return one `Finding` per frame."""
+        out = []
+        for frame, index in zip(frames, indices, strict=True):
+            t0 = time.perf_counter()
+            boxes = read_printed(frame, index, self.printed)
+            out.append(Finding(boxes, seconds={"tesseract": time.perf_counter() - t0}))
+        return out
+
+    def search(self, frame: np.ndarray, index: int) -> list[Box]:
+        """Search a cleaned frame for text again (verify)."""
+        return read_printed(frame, index, self.printed)
+
+
+def region_crops(boxes: Sequence[Box], shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Return the crops the region pass reads: lines grown by their height, overlaps joined."""
+    rows, cols = shape
+    rects = []
+    for b in boxes:
+        gx, gy = round(REGION_GROW_X * b.height), round(REGION_GROW_Y * b.height)
+        rects.append(
+            [max(0, b.x0 - gx), max(0, b.y0 - gy), min(cols, b.x1 + gx), min(rows, b.y1 + gy)]
+        )
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(rects)):
+            for j in range(i + 1, len(rects)):
+                a, c = rects[i], rects[j]
+                if a[0] < c[2] and c[0] < a[2] and a[1] < c[3] and c[1] < a[3]:
+                    rects[i] = [min(a[0], c[0]), min(a[1], c[1]), max(a[2], c[2]), max(a[3], c[3])]
+                    del rects[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return [(x0, y0, x1, y1) for x0, y0, x1, y1 in rects if x1 > x0 and y1 > y0]
+
+
+def read_regions(
+    frame: np.ndarray, index: int, boxes: Sequence[Box], config: PrintedConfig = REGION_PRINTED
+) -> list[Box]:
+    """Run Tesseract on crops around `boxes` and return its word boxes in frame coordinates."""
+    found: list[Box] = []
+    for x0, y0, x1, y1 in region_crops(boxes, frame.shape[:2]):
+        crop = np.ascontiguousarray(frame[y0:y1, x0:x1])
+        for w in read_printed(crop, index, config):
+            found.append(
+                Box(
+                    index,
+                    w.x0 + x0,
+                    w.y0 + y0,
+                    w.x1 + x0,
+                    w.y1 + y0,
+                    w.text,
+                    w.kind,
+                    w.score,
+                    w.source,
+                )
+            )
+    return found
+
+
+def read_stacked(frame: np.ndarray, index: int, boxes: Sequence[Box]) -> list[Box]:
+    """Tesseract over the regions of `boxes` in two calls: every region on its own strip.
+
+    The regions (boxes grown by a third of their height) are cut out, brought to a height of
+    at least 40 px, padded with their own border grey and stacked one above the other; the
+    stack is read as shown and inverted (one of the two is dark text on light), and the words
+    found are mapped back into the frame. Two Tesseract calls per frame, however many boxes:
+    what makes verification affordable. Only confident, word-like readings are returned
+    (`stages.printed`'s plausibility rule, applied per strip).
+    """
+    import cv2
+    import pytesseract
+
+    from medocr_cli.config import tesseract_env
+    from medocr_cli.stages.printed import keep_plausible
+
+    if not boxes:
+        return []
+    tesseract_env()
+    grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    rows, cols = grey.shape
+    gap = 12
+    strips, placed = [], []  # placed: (y offset in stack, scale, x0, y0 of the region)
+    y = 0
+    for b in boxes:
+        g = max(2, round(b.height / 3))
+        x0, y0 = max(0, b.x0 - g), max(0, b.y0 - g)
+        x1, y1 = min(cols, b.x1 + g), min(rows, b.y1 + g)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        crop = grey[y0:y1, x0:x1]
+        scale = max(1.0, 40.0 / crop.shape[0])
+        if scale > 1.0:
+            crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        border = np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]])
+        crop = cv2.copyMakeBorder(
+            crop, gap, gap, gap, gap, cv2.BORDER_CONSTANT, value=int(np.median(border))
+        )
+        strips.append(crop)
+        placed.append((y + gap, scale, x0, y0, crop.shape[0] - 2 * gap))
+        y += crop.shape[0]
+    if not strips:
+        return []
+    width = max(c.shape[1] for c in strips)
+    stack = np.concatenate(
+        [cv2.copyMakeBorder(c, 0, 0, 0, width - c.shape[1], cv2.BORDER_REPLICATE) for c in strips]
+    )
+    found: list[Box] = []
+    for image in (stack, 255 - stack):
+        data = pytesseract.image_to_data(
+            image, config="--psm 11", output_type=pytesseract.Output.DICT
+        )
+        for i, text in enumerate(data["text"]):
+            if not text.strip() or float(data["conf"][i]) < 0:
+                continue
+            top, h = data["top"][i], data["height"][i]
+            mid = top + h / 2
+            for offset, scale, x0, y0, height in placed:
+                if offset <= mid < offset + height:
+                    left = (data["left"][i] - gap) / scale + x0
+                    upper = (top - offset) / scale + y0
+                    found.append(
+                        Box(
+                            index,
+                            max(0, int(left)),
+                            max(0, int(upper)),
+                            min(cols, int(np.ceil(left + data["width"][i] / scale))),
+                            min(rows, int(np.ceil(upper + h / scale))),
+                            text.strip(),
+                            "printed",
+                            float(data["conf"][i]) / 100.0,
+                            "tesseract",
+                        )
+                    )
+                    break
+    return keep_plausible(found, REGION_PRINTED.min_conf / 100.0, (rows, cols))
+
+
+class LearnedFinder:
+    """Detector on every frame, classifier as the safety net, Tesseract where it helps."""
+
+    name = "learned"
+
+    def __init__(
+        self,
+        weights: Path | None = None,
+        device: str = "cpu",
+        *,
+        tesseract: str = "off",
+        fallback_below: float = 0.5,
+        printed: PrintedConfig | None = None,
+        batch_size: int = 8,
+    ) -> None:
+        """Load the detector (required) and the classifier (used when its weights are there).
+
+        Args:
+            weights: Weights folder (None: MEDOCR_WEIGHTS or the shipped one).
+            device: Torch device of both models.
+            tesseract: "regions" (Tesseract around detected lines of frames called P/PH),
+                "full" (the classical whole-frame pass on frames called P/PH), or "off".
+            fallback_below: A frame whose P(None) is below this, with no detected line, gets
+                the full Tesseract pass.
+            printed: Settings of the full Tesseract pass.
+            batch_size: Frames per forward pass.
+
+        Raises:
+            UsageError: Unknown Tesseract mode.
+            NotBuiltError: The detector's weights are missing.
+        """
+        if tesseract not in TESSERACT_MODES:
+            raise UsageError(
+                f"unknown Tesseract mode {tesseract!r}", hint=f"use {', '.join(TESSERACT_MODES)}"
+            )
+        from medocr_cli.stages.detect import WEIGHTS_NAME, Detector
+
+        folder = weights_dir(weights)
+        path = folder / WEIGHTS_NAME
+        if not path.is_file():
+            raise NotBuiltError(
+                f"the learned finder needs {WEIGHTS_NAME}, which is not in {folder}",
+                hint="train it with `medocr train detector DATA`, pass --weights DIR, or use "
+                "--find tesseract",
+            )
+        self.detector = Detector(path, device)
+        self.classifier: Any = None
+        if (folder / "classifier.pt").is_file():
+            from medocr_cli.stages.classify import Classifier
+
+            self.classifier = Classifier(folder / "classifier.pt", device)
+        self.tesseract = tesseract
+        self.fallback_below = fallback_below
+        self.printed = printed or PrintedConfig()
+        self.batch_size = batch_size
+
+    def find(self, frames: Sequence[np.ndarray], indices: Sequence[int]) -> list[Finding]:
+        """Return one `Finding` per frame (frames are batched through the models together)."""
+        seconds: dict[str, float] = {}
+        t = time.perf_counter()
+        verdicts = (
+            self.classifier.predict(frames, self.batch_size)
+            if self.classifier is not None
+            else None
+        )
+        t = _add(seconds, "classify", t)
+        pairs = self.detector.detect_with_maps(frames, self.batch_size, indices)
+        t = _add(seconds, "detect", t)
+        share = {k: v / max(1, len(frames)) for k, v in seconds.items()}
+        out = []
+        for n, (frame, index) in enumerate(zip(frames, indices, strict=True)):
+            boxes, prob_map = pairs[n]
+            finding = Finding(list(boxes), prob_map, seconds=dict(share))
+            verdict = verdicts[n] if verdicts is not None else None
+            t = time.perf_counter()
+            if verdict is not None:
+                finding.label = verdict.label
+                doubt = verdict.probs.get("None", 1.0) < self.fallback_below
+                if not boxes and doubt:
+                    finding.fallback = True
+                    finding.boxes = read_printed(frame, index, self.printed)
+                elif boxes and verdict.has_printed and self.tesseract == "regions":
+                    finding.boxes += read_regions(frame, index, boxes)
+                elif verdict.has_printed and self.tesseract == "full":
+                    finding.boxes += read_printed(frame, index, self.printed)
+            elif boxes and self.tesseract == "regions":
+                finding.boxes += read_regions(frame, index, boxes)
+            elif self.tesseract == "full":
+                finding.boxes += read_printed(frame, index, self.printed)
+            t = _add(finding.seconds, "tesseract", t)
+            if len(finding.boxes) > len(boxes) or finding.fallback:
+                finding.boxes = merge_boxes(finding.boxes)
+                _add(finding.seconds, "merge", t)
+            out.append(finding)
+        return out
+
+    def search(self, frame: np.ndarray, index: int) -> list[Box]:
+        """Search a cleaned frame for text again (verify): the detector's lines."""
+        return self.detector.detect([frame], 1, [index])[0]
+
+
+def make_finder(
+    name: str,
+    *,
+    weights: Path | None = None,
+    device: str = "cpu",
+    tesseract: str = "off",
+    printed: PrintedConfig | None = None,
+    batch_size: int = 8,
+) -> LearnedFinder | ClassicalFinder:
+    """Return the finder called `name` ("learned" or "tesseract").
+
+    Raises:
+        UsageError: Unknown finder or Tesseract mode.
+        NotBuiltError: The learned finder's detector weights are missing.
+    """
+    if name == "tesseract":
+        return ClassicalFinder(printed)
+    if name == "learned":
+        return LearnedFinder(
+            weights, device, tesseract=tesseract, printed=printed, batch_size=batch_size
+        )
+    raise UsageError(f"unknown finder {name!r}", hint=f"use {' or '.join(FINDERS)}")
