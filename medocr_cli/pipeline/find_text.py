@@ -147,8 +147,9 @@ def read_stacked(frame: np.ndarray, index: int, boxes: Sequence[Box]) -> list[Bo
     at least 40 px, padded with their own border grey and stacked one above the other; the
     stack is read as shown and inverted (one of the two is dark text on light), and the words
     found are mapped back into the frame. Two Tesseract calls per frame, however many boxes:
-    what makes verification affordable. Only confident, word-like readings are returned
-    (`stages.printed`'s plausibility rule, applied per strip).
+    what makes verification affordable. (Choosing one polarity per region instead fails where
+    a line crosses two backgrounds, e.g. white text half over black and half over grey.)
+    Only confident, word-like readings are returned (`stages.printed`'s plausibility rule).
     """
     import cv2
     import pytesseract
