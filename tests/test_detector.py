@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -283,3 +284,28 @@ def test_train_and_evaluate_cli_on_a_tiny_dataset(tmp_path):
     again = json.loads(evaluated.stdout)
     assert again["lines"] == report["test"]["lines"]
     assert again["line_recall"] == report["test"]["line_recall"]
+
+
+def test_large_frames_are_detected_in_tiles_like_one_pass(monkeypatch):
+    """Tiling (for 100-megapixel frames) gives the maps and boxes of a single pass."""
+    from medocr_cli.io import read_scan
+    from medocr_cli.stages import detect
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    detector = detect.Detector.from_weights_dir()
+    frame = read_scan(examples / "us_abdomen_rgb.png").display(0)
+    frame = np.concatenate([frame, frame[:, ::-1]], axis=1)  # 512 x 1024
+    whole = detector._maps([frame], 1)[0]
+    boxes = detector.detect([frame])[0]
+    calls = []
+    real = detect.forward_frames
+    monkeypatch.setattr(
+        detect, "forward_frames", lambda *a: calls.append(a[2][0].shape) or real(*a)
+    )
+    monkeypatch.setattr(detect, "TILE", 384)
+    monkeypatch.setattr(detect, "TILE_OVERLAP", 64)
+    tiled = detector._maps([frame], 1)[0]
+    assert len(calls) > 1 and all(max(s[1:]) <= 384 for s in calls)
+    assert tiled.shape == whole.shape
+    assert float(np.abs(tiled - whole).mean()) < 1e-3
+    assert detector.detect([frame])[0] == boxes

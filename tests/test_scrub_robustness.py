@@ -1,4 +1,4 @@
-"""`scrub` under failure: a full disk, an unreadable file, Ctrl-C, a crash while cleaning, a big image.
+"""`scrub` under failure: full disk, unreadable file, Ctrl-C, a crash while cleaning, a big image.
 
 Issue 7 part 7 asks that a run over an archive survives what goes wrong in the middle of it:
 every failure is a `failed` report line of one line naming the file, the run goes on to the
@@ -63,6 +63,36 @@ def assert_one_line_about(error: str | None, name: str) -> None:
     """The error exists, is one line and names the file."""
     assert error, "a failed file must say why"
     assert "\n" not in error and name in error, error
+
+
+# --- every bad input of the I/O tests, in one run ------------------------------------------------
+
+
+def test_every_bad_input_in_one_run(tmp_path: Path) -> None:
+    """Each bad file of `test_io_bad_inputs` fails alone with one line; only the good one is out."""
+    from test_io_bad_inputs import BAD
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    bad: list[Path] = []
+    for n, (build, _expected) in enumerate(BAD.values()):
+        folder = src / f"case{n:02d}"
+        folder.mkdir(parents=True)
+        try:
+            path = build(folder)
+        except pytest.skip.Exception:  # a bundled test file not available here
+            continue
+        if path.is_file():  # a folder named .png is walked as a folder, not an input
+            bad.append(path)
+    write_png(src / "zz_good.png", size=128)
+    summary = run_scrub(ScrubConfig(inputs=[src], output=out, verify=False))
+    results = {Path(r.path): r for r in summary.results}
+    assert len(bad) >= 15 and set(bad) <= set(results)
+    for path in bad:
+        assert results[path].status == Status.FAILED, path
+        assert_one_line_about(results[path].error, path.name)
+    assert results[src / "zz_good.png"].status == Status.OK
+    assert listing(out) == [REPORT_NAME, "zz_good.png"]
+    assert len(report_lines(out)) == len(summary.results)
 
 
 # --- full disk -----------------------------------------------------------------------------------

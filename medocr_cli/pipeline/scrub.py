@@ -272,8 +272,9 @@ def clean_frames(
     """Find, mask and repaint every frame of `scan` in place; return the boxes per frame.
 
     Frames go through the finder `batch_size` at a time; a frame byte-identical to one already
-    searched reuses its mask. Per-step seconds, the classifier's label, fallbacks, the removed
-    regions (coordinates only) and, with `report_text`, the text read are put in `result`.
+    searched reuses its mask (kept bit-packed: a byte per 8 pixels of each distinct frame).
+    Per-step seconds, the classifier's label, fallbacks, the removed regions (coordinates
+    only) and, with `report_text`, the text read are put in `result`.
     """
     import numpy as np
 
@@ -300,7 +301,7 @@ def clean_frames(
             fallbacks += int(finding.fallback)
             t0 = time.perf_counter()
             mask = (
-                text_mask(shape, finding.boxes, prob_map=finding.prob_map).view(np.uint8)
+                np.packbits(text_mask(shape, finding.boxes, prob_map=finding.prob_map))
                 if finding.boxes
                 else None
             )
@@ -314,7 +315,8 @@ def clean_frames(
                 continue
             boxes = [b if b.frame == index else replace(b, frame=index) for b in boxes]
             t0 = time.perf_counter()
-            repaint_frame(scan, index, mask, models.method, inpainter=models.inpainter)
+            hole = np.unpackbits(mask, count=shape[0] * shape[1]).reshape(shape)
+            repaint_frame(scan, index, hole, models.method, inpainter=models.inpainter)
             seconds["inpaint"] = seconds.get("inpaint", 0.0) + time.perf_counter() - t0
             removed[index] = boxes
             result.boxes += len(boxes)
@@ -373,6 +375,7 @@ def scrub_file(
         t_write = time.perf_counter()
         write_scan(scan, target, header=header)
         stage["write"] = round(time.perf_counter() - t_write, 4)
+        del scan  # verification reads the output back: do not hold both in memory
         result.output = str(target)
         result.extra["verified"] = config.verify
         if config.verify:

@@ -21,6 +21,10 @@ from medocr_cli.models.detector import CHANNELS, boxes_from_map, forward_frames,
 from medocr_cli.types import Box
 
 WEIGHTS_NAME = "detector.pt"
+#: Frames with a side above this many pixels are run in tiles of this size.
+TILE = 2048
+#: Context each tile gets beyond the part of the map it keeps (a multiple of the stride 16).
+TILE_OVERLAP = 128
 
 
 class Detector:
@@ -42,12 +46,48 @@ class Detector:
         return cls(weights_dir(folder) / WEIGHTS_NAME, device)
 
     def _maps(self, frames: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]:
-        """Return the (2, h/2, w/2) core and text maps of every frame."""
+        """Return the (2, h/2, w/2) core and text maps of every frame.
+
+        Frames larger than `TILE` on a side go through the network in overlapping tiles
+        (`tiled_maps`), so memory stays bounded on 100-megapixel images.
+        """
         maps: list[np.ndarray] = []
-        for i in range(0, len(frames), batch_size):
-            inputs = [to_input(f) for f in frames[i : i + batch_size]]
-            maps.extend(forward_frames(self.model, self.spec, inputs, self.device))
-        return maps
+        small = [i for i, f in enumerate(frames) if max(f.shape[:2]) <= TILE]
+        for start in range(0, len(small), batch_size):
+            chunk = small[start : start + batch_size]
+            inputs = [to_input(frames[i]) for i in chunk]
+            for i, m in zip(
+                chunk, forward_frames(self.model, self.spec, inputs, self.device), strict=True
+            ):
+                maps.append((i, m))
+        for i, f in enumerate(frames):
+            if max(f.shape[:2]) > TILE:
+                maps.append((i, self.tiled_maps(f)))
+        return [m for _, m in sorted(maps, key=lambda im: im[0])]
+
+    def tiled_maps(self, frame: np.ndarray) -> np.ndarray:
+        """Return the maps of one large frame, computed in `TILE` px tiles with `TILE_OVERLAP`.
+
+        Each tile keeps only its centre (the overlap halves at inner edges), so lines crossing a
+        tile border see the same context as in one pass and the stitched map has no seams; the
+        line boxes are then made from the whole stitched map.
+        """
+        rows, cols = frame.shape[:2]
+        stride = int(self.spec.get("out_stride", 2))
+        out = np.zeros((2, -(-rows // stride), -(-cols // stride)), np.float32)
+        step = TILE - 2 * TILE_OVERLAP
+        for top in range(0, rows, step):
+            for left in range(0, cols, step):
+                y0, x0 = max(0, top - TILE_OVERLAP), max(0, left - TILE_OVERLAP)
+                y1, x1 = min(rows, top + step + TILE_OVERLAP), min(cols, left + step + TILE_OVERLAP)
+                tile = to_input(np.ascontiguousarray(frame[y0:y1, x0:x1]))
+                (m,) = forward_frames(self.model, self.spec, [tile], self.device)
+                ky0, kx0 = (top - y0) // stride, (left - x0) // stride
+                ty0, tx0 = top // stride, left // stride
+                ty1 = min(out.shape[1], -(-min(rows, top + step) // stride))
+                tx1 = min(out.shape[2], -(-min(cols, left + step) // stride))
+                out[:, ty0:ty1, tx0:tx1] = m[:, ky0 : ky0 + ty1 - ty0, kx0 : kx0 + tx1 - tx0]
+        return out
 
     def probability_map(
         self, frames: Sequence[np.ndarray], batch_size: int = 8, channel: str = "text"
