@@ -8,6 +8,8 @@ Takes the first `limit` images of a split of a generated dataset (fonts of the t
 never trained on), copies them to a temporary folder and scrubs it once per configuration:
 
     learned          --find learned --tesseract off (the default), learned inpainter if shipped
+    learned-telea    the same with --method telea
+    learned-noverify the same as learned with --no-verify
     learned-regions  --find learned --tesseract regions
     classical        --find tesseract --method telea (the first scrub)
 
@@ -39,6 +41,8 @@ from medocr_cli.pipeline.scrub import ScrubConfig, run_scrub
 
 CONFIGS = {
     "learned": {"find": "learned", "tesseract": "off"},
+    "learned-telea": {"find": "learned", "tesseract": "off", "method": "telea"},
+    "learned-noverify": {"find": "learned", "tesseract": "off", "verify": False},
     "learned-regions": {"find": "learned", "tesseract": "regions"},
     "classical": {"find": "tesseract", "method": "telea"},
 }

@@ -24,6 +24,15 @@ from medocr_cli.types import Box
 #: 99.95%, mask area 4.6x the text area; `inpaint.boxes_to_mask`'s 0.25 gives 99.97% at 5.4x;
 #: with a probability map 99.93% at 3.1x).
 DEFAULT_GROW = 0.15
+#: With the detector's map, the margin around map pixels is at most this fraction of the
+#: letters' height (besides `grow` x the box height). Measured on 120 ds1 val images with the
+#: shipped detector (`text_mask` of the learned finder's boxes against the true text masks, and
+#: against the true line boxes grown by a quarter of their height): 0.25 covers 98.96% of the
+#: text pixels and marks 0.16% of the pixels outside the grown boxes, 0.35 99.10% / 0.41%; the
+#: box-height margin alone covered 99.23% but marked 0.77% outside, mostly around large
+#: handwriting whose detector box spans several lines. Most uncovered text pixels belong to
+#: lines the detector missed (the worst image stays at 74% whatever the margin).
+MAP_GROW = 0.25
 #: Smallest margin in pixels (small text: anti-aliasing is at least a pixel wide).
 DEFAULT_MIN_GROW = 2
 
@@ -35,6 +44,7 @@ def text_mask(
     prob_map: np.ndarray | None = None,
     threshold: float = 0.3,
     grow: float = DEFAULT_GROW,
+    map_grow: float = MAP_GROW,
     min_grow: int = DEFAULT_MIN_GROW,
     min_fill: float = 0.02,
 ) -> np.ndarray:
@@ -45,8 +55,11 @@ def text_mask(
         boxes: Boxes of this frame (their `frame` field is not checked).
         prob_map: Optional text probability map of the frame, float in [0, 1], (rows, cols).
         threshold: Map values above this are text.
-        grow: Dilation radius as a fraction of each box's height: anti-aliasing, outlines and
-            shadows scale with the font size.
+        grow: Dilation radius as a fraction of each box's height, without a map: anti-aliasing,
+            outlines and shadows scale with the font size.
+        map_grow: With a map, the radius around map pixels is also at most this fraction of
+            the text height inside the box (`_text_height`: a detector box can hold several
+            lines, and its height is then no measure of the letters).
         min_grow: Smallest dilation radius in pixels.
         min_fill: A box whose map-text pixels are fewer than this fraction of its area is kept
             whole (the detector missed it or the map is empty there).
@@ -71,7 +84,8 @@ def text_mask(
         for start, stop in _runs(whole):
             _fill_rect(mask, x0 + start - radius, y0 - radius, x0 + stop + radius, y1 + radius)
         if pixels.any():
-            _paint_dilated(mask, pixels, x0, y0, radius)
+            letters = max(min_grow, round(map_grow * _text_height(pixels, box.height)))
+            _paint_dilated(mask, pixels, x0, y0, min(radius, letters))
     return mask
 
 
@@ -95,6 +109,24 @@ def _refine(text: np.ndarray, min_fill: float) -> tuple[np.ndarray, np.ndarray]:
         if stop - start >= h:
             whole[start:stop] = True
     return text & ~whole[None, :], whole
+
+
+def _text_height(pixels: np.ndarray, box_height: int) -> int:
+    """The height of the text in a box, from its map pixels (the box's height if there are none).
+
+    A detector box can hold several lines (large handwriting whose line cores touch), and the
+    margin must follow the size of the letters, not of the box: a 0.15 margin on a 190 px box
+    of three lines repainted 30 px around every stroke. The letters' connected components give
+    the text size: the 90th percentile of their heights (ascenders and capitals included; dots
+    and specks of under 4 pixels ignored), never more than the box.
+    """
+    if not pixels.any():
+        return box_height
+    _, _, stats, _ = cv2.connectedComponentsWithStats(pixels.astype(np.uint8), connectivity=8)
+    heights = [int(h) for _, _, _, h, area in stats[1:].tolist() if area >= 4]
+    if not heights:
+        return box_height
+    return int(min(box_height, np.percentile(heights, 90)))
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
