@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/bench_robustness.py [--scale small|full] [--work DIR] [--no-verify]
         [--cases multiframe,bigimage,manyfiles,ctrlc] [--max-rss-gb 12] [--timeout 3600]
+        [--workers 1]
 
 Issue 7 part 7 (robustness) asks that scrub stays correct and bounded on inputs far larger
 than the tests can use. This script builds them in `--work` (default: a new temporary folder,
@@ -302,6 +303,8 @@ def run_case(case: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     command = [str(medocr_executable()), "--quiet", "scrub", str(src), str(out)]
     if not args.verify:
         command.append("--no-verify")
+    if args.workers > 1 and case != "ctrlc":
+        command += ["--workers", str(args.workers)]
     log = work / f"{case}.log"
     result: dict[str, Any] = {"input_mb": round(size / 2**20, 1), "build_seconds": round(built, 1)}
     interrupt = (out / f".{REPORT_NAME}.partial", CTRLC_AFTER_LINES) if case == "ctrlc" else None
@@ -323,6 +326,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset")
     parser.add_argument("--max-rss-gb", type=float, default=12.0, help="kill a case above this")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per case")
+    parser.add_argument("--workers", type=int, default=1, help="scrub --workers (not for ctrlc)")
     args = parser.parse_args(argv)
     unknown = set(args.cases.split(",")) - set(CASES)
     if unknown:
@@ -339,6 +343,7 @@ def main(argv: list[str] | None = None) -> None:
     summary: dict[str, Any] = {
         "scale": args.scale,
         "verify": args.verify,
+        "workers": args.workers,
         "machine": {
             "cpus": os.cpu_count(),
             "omp_threads": os.environ.get("OMP_NUM_THREADS"),

@@ -156,6 +156,7 @@ def main() -> None:
             },
             "status": dict(summary.counts),
             "boxes": sum(r.boxes for r in summary.results),
+            "fallback_frames": sum(int(r.extra.get("fallback_frames", 0)) for r in summary.results),
         }
         residual = changed = outside = 0
         for r in chosen:

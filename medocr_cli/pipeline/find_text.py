@@ -141,14 +141,15 @@ def read_regions(
 
 
 def read_stacked(frame: np.ndarray, index: int, boxes: Sequence[Box]) -> list[Box]:
-    """Tesseract over the regions of `boxes` in two calls: every region on its own strip.
+    """Tesseract over the regions of `boxes` in one call: every region on its own strips.
 
     The regions (boxes grown by a third of their height) are cut out, brought to a height of
-    at least 40 px, padded with their own border grey and stacked one above the other; the
-    stack is read as shown and inverted (one of the two is dark text on light), and the words
-    found are mapped back into the frame. Two Tesseract calls per frame, however many boxes:
-    what makes verification affordable. (Choosing one polarity per region instead fails where
-    a line crosses two backgrounds, e.g. white text half over black and half over grey.)
+    at least 40 px, and each is stacked twice, as shown and inverted (one of the two is dark
+    text on light), every strip padded with its own border grey; the stack is read once and
+    the words found are mapped back into the frame. One Tesseract call per frame, however many
+    boxes: a call's start-up costs more than its pixels here, and this is what makes
+    verification affordable. (Choosing one polarity per region instead fails where a line
+    crosses two backgrounds, e.g. white text half over black and half over grey.)
     Only confident, word-like readings are returned (`stages.printed`'s plausibility rule).
     """
     import cv2
@@ -175,13 +176,14 @@ def read_stacked(frame: np.ndarray, index: int, boxes: Sequence[Box]) -> list[Bo
         scale = max(1.0, 40.0 / crop.shape[0])
         if scale > 1.0:
             crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-        border = np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]])
-        crop = cv2.copyMakeBorder(
-            crop, gap, gap, gap, gap, cv2.BORDER_CONSTANT, value=int(np.median(border))
-        )
-        strips.append(crop)
-        placed.append((y + gap, scale, x0, y0, crop.shape[0] - 2 * gap))
-        y += crop.shape[0]
+        for shown in (crop, 255 - crop):  # both polarities, in the same stack
+            border = np.concatenate([shown[0], shown[-1], shown[:, 0], shown[:, -1]])
+            strip = cv2.copyMakeBorder(
+                shown, gap, gap, gap, gap, cv2.BORDER_CONSTANT, value=int(np.median(border))
+            )
+            strips.append(strip)
+            placed.append((y + gap, scale, x0, y0, strip.shape[0] - 2 * gap))
+            y += strip.shape[0]
     if not strips:
         return []
     width = max(c.shape[1] for c in strips)
@@ -189,7 +191,7 @@ def read_stacked(frame: np.ndarray, index: int, boxes: Sequence[Box]) -> list[Bo
         [cv2.copyMakeBorder(c, 0, 0, 0, width - c.shape[1], cv2.BORDER_REPLICATE) for c in strips]
     )
     found: list[Box] = []
-    for image in (stack, 255 - stack):
+    for image in (stack,):
         data = pytesseract.image_to_data(
             image, config="--psm 11", output_type=pytesseract.Output.DICT
         )

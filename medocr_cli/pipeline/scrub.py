@@ -190,7 +190,7 @@ def verify_output(
     there), which bounds the cost to the frames that were edited. The finder searches each
     such frame again (the detector for the learned finder, whole-frame Tesseract for the
     classical one), and the learned finder's frames also get Tesseract on the removed
-    regions (`read_stacked`: two calls per frame); a box found there counts as residual text
+    regions (`read_stacked`: one call per frame); a box found there counts as residual text
     when it overlaps the removed region (the boxes grown as for the mask). Frames the
     classifier called H (`handwriting_only`) skip Tesseract, which does not read handwriting
     (the detector still searches them). Frames whose output rendering is byte-identical to an
