@@ -72,7 +72,7 @@ def test_confident_none_with_nothing_detected_is_left_alone(tmp_path, monkeypatc
     monkeypatch.setattr(
         "medocr_cli.stages.classify.Classifier.predict",
         lambda self, frames, batch_size=32: [
-            Verdict("None", {"None": 0.9, "P": 0.1, "H": 0.0, "PH": 0.0}) for _ in frames
+            Verdict("None", {"None": 0.97, "P": 0.03, "H": 0.0, "PH": 0.0}) for _ in frames
         ],
     )
     summary = run_scrub(ScrubConfig(inputs=[tmp_path / "in"], output=tmp_path / "out"))
