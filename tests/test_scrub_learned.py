@@ -155,3 +155,27 @@ def test_stacked_verify_reads_text_left_in_place(tmp_path):
     assert all(0 <= b.x0 < b.x1 <= 256 and 0 <= b.y0 < b.y1 <= 256 for b in found)
     blank = np.full_like(image, int(np.median(image)))
     assert find_text.read_stacked(blank, 0, boxes) == []
+
+
+def test_large_scan_with_proportionally_large_text(tmp_path):
+    """A 3000 px scan with 90 px text (beyond the 512 px training range) is found and cleaned."""
+    from _phi_images import FONT
+    from PIL import Image, ImageDraw, ImageFont
+
+    rng = np.random.default_rng(0)
+    img = Image.fromarray(rng.normal(40, 8, (3000, 3000)).clip(0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype(FONT, 90)
+    for n, line in enumerate(["DOE^JANE", "MRN 4821937", "DOB 1957-03-14"]):
+        draw.text((90, 90 + n * 180), line, fill=240, font=font)
+    (tmp_path / "in").mkdir()
+    img.save(tmp_path / "in" / "big.png")
+    summary = run_scrub(
+        ScrubConfig(inputs=[tmp_path / "in"], output=tmp_path / "out", method="telea", verify=False)
+    )
+    (result,) = summary.results
+    assert result.status == Status.OK and result.boxes >= 3
+    before = np.asarray(img)[:700, :1000]
+    after = read_scan(tmp_path / "out" / "big.png").frames[0][:700, :1000]
+    assert (before > 150).sum() > 10_000  # the text was there
+    assert (after > 150).sum() == 0  # and every stroke is gone

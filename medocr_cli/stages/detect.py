@@ -25,6 +25,8 @@ WEIGHTS_NAME = "detector.pt"
 TILE = 2048
 #: Context each tile gets beyond the part of the map it keeps (a multiple of the stride 16).
 TILE_OVERLAP = 128
+#: Frames with a side above this are also searched shrunk to this side (`_with_coarse`).
+COARSE_SIDE = 1024
 
 
 class Detector:
@@ -63,7 +65,38 @@ class Detector:
         for i, f in enumerate(frames):
             if max(f.shape[:2]) > TILE:
                 maps.append((i, self.tiled_maps(f)))
-        return [m for _, m in sorted(maps, key=lambda im: im[0])]
+        ordered = [m for _, m in sorted(maps, key=lambda im: im[0])]
+        return [
+            self._with_coarse(f, m) if max(f.shape[:2]) > COARSE_SIDE else m
+            for f, m in zip(frames, ordered, strict=True)
+        ]
+
+    def _with_coarse(self, frame: np.ndarray, maps: np.ndarray) -> np.ndarray:
+        """Add what the network sees in the frame shrunk to `COARSE_SIDE` px (pixel-wise max).
+
+        The network was trained on 512 px images whose text lines are 8-60 px high. A large
+        scan (a 3000 px radiograph, a 100-megapixel image) carries its overlay text in
+        proportion, 50-150 px high, which the full-resolution pass only sees in fragments; shrunk,
+        that text is in the trained range again. The coarse maps are resized back and merged
+        into the full-resolution ones, so small and large text are both found.
+        """
+        import cv2
+
+        rows, cols = frame.shape[:2]
+        factor = COARSE_SIDE / max(rows, cols)
+        small = cv2.resize(
+            frame,
+            (max(1, round(cols * factor)), max(1, round(rows * factor))),
+            interpolation=cv2.INTER_AREA,
+        )
+        (coarse,) = forward_frames(self.model, self.spec, [to_input(small)], self.device)
+        out = maps.copy()
+        size = (maps.shape[2], maps.shape[1])
+        for k in range(maps.shape[0]):
+            np.maximum(
+                out[k], cv2.resize(coarse[k], size, interpolation=cv2.INTER_LINEAR), out=out[k]
+            )
+        return out
 
     def tiled_maps(self, frame: np.ndarray) -> np.ndarray:
         """Return the maps of one large frame, computed in `TILE` px tiles with `TILE_OVERLAP`.
