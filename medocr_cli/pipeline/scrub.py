@@ -30,6 +30,7 @@ from medocr_cli.io import read_scan, write_scan
 from medocr_cli.io.walk import REPORT_NAME, InputFile, check_output_root, walk_inputs
 from medocr_cli.pipeline.find_text import FINDERS, TESSERACT_MODES, make_finder, read_stacked
 from medocr_cli.pipeline.inpaint import AUTO, repaint_frame, resolve_method
+from medocr_cli.stages.classify import combine_labels
 from medocr_cli.stages.inpaint import ALL_METHODS, LEARNED, boxes_to_mask
 from medocr_cli.stages.mask import text_mask
 from medocr_cli.stages.printed import PrintedConfig, check_tesseract
@@ -264,16 +265,6 @@ def _add_seconds(seconds: dict[str, float], more: dict[str, float]) -> None:
         seconds[key] = seconds.get(key, 0.0) + value
 
 
-def _label_of(labels: list[str]) -> str | None:
-    if not labels:
-        return None
-    printed = any("P" in x for x in labels)
-    written = any("H" in x for x in labels)
-    return {(False, False): "None", (True, False): "P", (False, True): "H", (True, True): "PH"}[
-        (printed, written)
-    ]
-
-
 def clean_frames(
     scan: Any, models: RunModels, batch_size: int, result: FileResult, report_text: bool
 ) -> tuple[dict[int, list[Box]], set[int]]:
@@ -341,7 +332,7 @@ def clean_frames(
                     if b.text
                 )
     result.extra["frames_reused"] = reused
-    result.extra["label"] = _label_of(labels)
+    result.extra["label"] = combine_labels(labels) if labels else None
     result.extra["fallback_frames"] = fallbacks
     result.extra["regions"] = regions
     if report_text:

@@ -38,8 +38,13 @@ class Verdict:
 
 def union_label(verdicts: Sequence[Verdict]) -> str:
     """Return the label of a multi-frame file: printed if any frame is, handwritten likewise."""
-    printed = any(v.has_printed for v in verdicts)
-    written = any(v.has_handwritten for v in verdicts)
+    return combine_labels([v.label for v in verdicts])
+
+
+def combine_labels(labels: Sequence[str]) -> str:
+    """Return the union of frame labels (None / P / H / PH): P if any has P, H likewise."""
+    printed = any("P" in label for label in labels)
+    written = any("H" in label for label in labels)
     return {(False, False): "None", (True, False): "P", (False, True): "H", (True, True): "PH"}[
         (printed, written)
     ]

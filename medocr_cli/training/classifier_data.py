@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from medocr_cli.errors import InputFileError
 from medocr_cli.io.atomic import atomic_path
 from medocr_cli.models.classifier import LABELS, to_input
-from medocr_cli.training.manifest import records_of
+from medocr_cli.training.manifest import read_dataset_image, records_of
 
 
 @dataclass
@@ -27,19 +26,6 @@ class ClassifierSplit:
     images: torch.Tensor
     labels: torch.Tensor
     ids: list[str]
-
-
-def _read_rgb_or_grey(path: Path) -> np.ndarray:
-    import cv2
-
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise InputFileError("cannot read this dataset image", path=path)
-    if image.dtype != np.uint8:
-        image = (image / 257).astype(np.uint8)
-    if image.ndim == 3:
-        image = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
-    return image
 
 
 def load_split(root: Path, split: str, size: int, *, cache: bool = True) -> ClassifierSplit:
@@ -58,7 +44,7 @@ def load_split(root: Path, split: str, size: int, *, cache: bool = True) -> Clas
             return ClassifierSplit(torch.from_numpy(data["images"]), labels, ids)
     images = np.empty((len(records), 3, size, size), dtype=np.uint8)
     for i, record in enumerate(records):
-        images[i] = to_input(_read_rgb_or_grey(root / record["image"]), size)
+        images[i] = to_input(read_dataset_image(root / record["image"]), size)
     if cache:
         try:
             with atomic_path(cache_file, durable=False) as tmp, open(tmp, "wb") as fh:

@@ -22,7 +22,7 @@ from torch.nn import functional
 from medocr_cli.errors import InputFileError
 from medocr_cli.io.atomic import atomic_path
 from medocr_cli.models.detector import shrink_box, to_input
-from medocr_cli.training.manifest import records_of
+from medocr_cli.training.manifest import read_dataset_image, records_of
 
 
 @dataclass
@@ -62,19 +62,6 @@ class DetectorSplit:
         """Return the bool (h, w) text mask of image `i`."""
         h, w = self.shapes[i]
         return np.unpackbits(self.masks[i, :h], axis=1)[:, :w].astype(bool)
-
-
-def _read(path: Path, flags: int) -> np.ndarray:
-    import cv2
-
-    image = cv2.imread(str(path), flags)
-    if image is None:
-        raise InputFileError("cannot read this dataset image", path=path)
-    if image.dtype != np.uint8:
-        image = (image / 257).astype(np.uint8)
-    if image.ndim == 3:
-        image = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
-    return image
 
 
 def line_is_light(grey: np.ndarray, mask: np.ndarray, box: np.ndarray) -> bool:
@@ -127,7 +114,7 @@ def load_split(root: Path, split: str, *, cache: bool = True) -> DetectorSplit:
             images, shapes, masks = data["images"], data["shapes"], data["masks"]
             light_flat = data["light"]
     else:
-        frames = [to_input(_read(root / r["image"], -1)) for r in records]
+        frames = [to_input(read_dataset_image(root / r["image"])) for r in records]
         shapes = np.array([f.shape[1:] for f in frames], np.int32).reshape(-1, 2)
         height, width = (int(v) for v in shapes.max(axis=0))
         images = np.zeros((len(records), height, width, 2), np.uint8)
@@ -136,7 +123,7 @@ def load_split(root: Path, split: str, *, cache: bool = True) -> DetectorSplit:
         for i, (record, frame) in enumerate(zip(records, frames, strict=True)):
             h, w = frame.shape[1:]
             images[i, :h, :w] = frame.transpose(1, 2, 0)
-            mask = _read(root / record["mask"], 0) > 127
+            mask = read_dataset_image(root / record["mask"], 0) > 127
             if mask.shape != (h, w):
                 raise InputFileError("mask and image differ in size", path=root / record["mask"])
             masks[i, :h] = np.packbits(np.pad(mask, ((0, 0), (0, width - w))), axis=1)

@@ -25,7 +25,7 @@ import numpy as np
 
 from medocr_cli.errors import InputFileError
 from medocr_cli.io.atomic import atomic_path
-from medocr_cli.training.manifest import records_of
+from medocr_cli.training.manifest import read_dataset_image, records_of
 
 #: Margin around text, as a fraction of the line height, and its minimum in pixels: the same
 #: numbers as the box mask of `scrub` (`stages.inpaint.boxes_to_mask`).
@@ -37,27 +37,16 @@ PIXEL_BIT, BOX_BIT = 1, 2
 
 def read_rgb(path: Path) -> np.ndarray:
     """Read a dataset PNG as uint8 RGB (H, W, 3); grey images are replicated to 3 channels."""
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise InputFileError("cannot read this dataset image", path=path)
-    if image.dtype != np.uint8:
-        image = (image / 257).astype(np.uint8)
-    if image.ndim == 2:
-        return np.repeat(image[:, :, None], 3, axis=2)
-    return cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_BGR2RGB)
+    image = read_dataset_image(path)
+    return np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
 
 
 def read_native(path: Path) -> np.ndarray:
     """Read a dataset PNG as uint8, grey (H, W) or RGB (H, W, 3), as the file stores it."""
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise InputFileError("cannot read this dataset image", path=path)
-    if image.dtype != np.uint8:
-        image = (image / 257).astype(np.uint8)
-    if image.ndim == 3:
-        image = cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_BGR2RGB)
-        if (image[..., 0] == image[..., 1]).all() and (image[..., 1] == image[..., 2]).all():
-            return np.ascontiguousarray(image[..., 0])
+    image = read_dataset_image(path)
+    grey = image.ndim == 3 and (image[..., 0] == image[..., 1]).all()
+    if grey and (image[..., 1] == image[..., 2]).all():
+        return np.ascontiguousarray(image[..., 0])
     return image
 
 

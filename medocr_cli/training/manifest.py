@@ -1,10 +1,12 @@
-"""Reading the manifest of a dataset made by `generate-dataset`."""
+"""Reading the manifest and the image files of a dataset made by `generate-dataset`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from medocr_cli.errors import InputFileError, UsageError
 
@@ -62,3 +64,26 @@ def dataset_info(root: Path) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError:
         return {}
+
+
+def read_dataset_image(path: Path, flags: int = -1) -> np.ndarray:
+    """Read a dataset PNG with cv2 as uint8: grey (H, W) or RGB (H, W, 3).
+
+    Args:
+        path: The image (or mask) file.
+        flags: cv2.imread flags: -1 (IMREAD_UNCHANGED, the default) keeps grey files grey;
+            0 (IMREAD_GRAYSCALE) reads masks.
+
+    Raises:
+        InputFileError: The file cannot be read as an image.
+    """
+    import cv2
+
+    image = cv2.imread(str(path), flags)
+    if image is None:
+        raise InputFileError("cannot read this dataset image", path=path)
+    if image.dtype != np.uint8:
+        image = (image / 257).astype(np.uint8)
+    if image.ndim == 3:
+        image = cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_BGR2RGB)
+    return image

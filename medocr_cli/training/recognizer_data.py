@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-from medocr_cli.errors import InputFileError
 from medocr_cli.io.atomic import atomic_path
 from medocr_cli.models.recognizer import (
     HEIGHT,
@@ -33,7 +32,7 @@ from medocr_cli.models.recognizer import (
     to_grey,
     to_line,
 )
-from medocr_cli.training.manifest import records_of
+from medocr_cli.training.manifest import read_dataset_image, records_of
 
 #: Pixels of context kept around each line's tight box.
 SOURCE_MARGIN = 10
@@ -105,17 +104,8 @@ class LineSet:
 
 def _read_display(path: Path) -> np.ndarray:
     """Read a dataset image as uint8 grey or RGB (PNG with cv2, anything else with io)."""
-    import cv2
-
     if path.suffix.lower() == ".png":
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if image is None:
-            raise InputFileError("cannot read this dataset image", path=path)
-        if image.dtype != np.uint8:
-            image = (image / 257).astype(np.uint8)
-        if image.ndim == 3:
-            image = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
-        return image
+        return read_dataset_image(path)
     from medocr_cli.io import read_scan
 
     return read_scan(path).display(0)
