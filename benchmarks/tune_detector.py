@@ -25,10 +25,10 @@ from medocr_cli.training.detector import report_of
 from medocr_cli.training.detector_data import load_split
 
 GRID = {
-    "threshold": [0.25, 0.3, 0.4],
-    "min_score": [0.35, 0.5],
-    "margin": [0.15, 0.2, 0.25],
-    "text_threshold": [0.3, 0.5],
+    "threshold": [0.2, 0.25, 0.3],
+    "min_score": [0.25, 0.35, 0.5],
+    "margin": [0.2, 0.25, 0.3],
+    "text_threshold": [0.2, 0.3],
 }
 
 

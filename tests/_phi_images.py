@@ -75,14 +75,19 @@ def ocr_words(image: np.ndarray) -> str:
     """All text our strongest Tesseract reading finds (every rendering, any confidence)."""
     from medocr_cli.stages.printed import PrintedConfig, read_printed
 
-    return " ".join(b.text for b in read_printed(image, 0, PrintedConfig(min_conf=0)))
+    return "\n".join(b.text for b in read_printed(image, 0, PrintedConfig(min_conf=0)))
 
 
 def phi_read(text: str, lines: list[str] = PHI_LINES) -> list[str]:
-    """The PHI tokens (of 3+ characters) that occur in OCR output `text`."""
-    flat = "".join(ch for ch in text.upper() if ch.isalnum())
+    """The PHI tokens (of 3+ characters) that occur in one line of OCR output `text`.
+
+    Each line is matched with its spaces and punctuation dropped, so "48 21937" still finds
+    4821937; lines are not joined, so noise read in two places ("D>" ... "oe") is not "DOE".
+    """
+    flat = ["".join(ch for ch in row.upper() if ch.isalnum()) for row in text.splitlines()]
     tokens = {t for line in lines for t in line.replace("^", " ").split() if len(t) >= 3}
-    return sorted(t for t in tokens if "".join(ch for ch in t if ch.isalnum()) in flat)
+    keys = {t: "".join(ch for ch in t if ch.isalnum()) for t in tokens}
+    return sorted(t for t in tokens if any(keys[t] in row for row in flat))
 
 
 def tree_digest(folder: Path) -> dict[str, str]:

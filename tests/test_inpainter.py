@@ -13,6 +13,7 @@ from medocr_cli.models.checkpoint import pack
 from medocr_cli.models.inpainter import (
     GatedConv2d,
     fill_only,
+    hole_clusters,
     inpaint_array,
     inpainter_spec,
     push_pull,
@@ -102,6 +103,42 @@ def test_inpaint_array_tiles_match_shape_and_keep_outside():
     out = inpaint_array(model, image, mask, tile=32, margin=8)
     assert out.shape == image.shape and np.array_equal(out[mask == 0], image[mask == 0])
     assert (out >= 0).all() and (out <= 1).all()
+
+
+def test_hole_clusters_cover_every_hole_pixel_once():
+    hole = np.zeros((200, 300), bool)
+    hole[10:20, 10:60] = True  # a line
+    hole[24:34, 10:50] = True  # the next line, 4 px below: same cluster
+    hole[150:170, 200:290] = True  # a far corner block: its own cluster
+    hole[100, 5] = True  # a lone pixel
+    boxes = hole_clusters(hole, 8)
+    assert boxes == [(10, 10, 34, 60), (100, 5, 101, 6), (150, 200, 170, 290)]
+    covered = np.zeros_like(hole, np.int32)
+    for top, left, bottom, right in boxes:
+        covered[top:bottom, left:right] += 1
+    assert (covered[hole] == 1).all()
+    # Boxes that would overlap once grown are merged into one.
+    crossing = np.zeros((100, 100), bool)
+    crossing[10:12, 10:90] = True
+    crossing[10:90, 50:52] = True
+    crossing[80:82, 60:62] = True
+    assert hole_clusters(crossing, 0) == [(10, 10, 90, 90)]
+
+
+def test_windowed_fill_matches_whole_frame_fill_closely():
+    # Windows give the network less context than the whole frame, but a smooth image with a
+    # small hole must come out nearly the same either way.
+    model = build(TINY).eval()
+    yy, xx = np.mgrid[0:128, 0:160].astype(np.float32)
+    image = (0.3 + 0.4 * xx / 160 + 0.2 * yy / 128).astype(np.float32)
+    mask = np.zeros((128, 160), np.uint8)
+    mask[20:28, 30:70] = 1
+    mask[100:110, 120:150] = 1
+    windowed = inpaint_array(model, image, mask, margin=16)
+    whole = inpaint_array(model, image, mask, margin=1000)
+    hole = mask > 0
+    assert np.abs(windowed[hole] - image[hole]).max() < 0.05
+    assert np.abs(windowed[hole] - whole[hole]).max() < 0.05
 
 
 def test_push_pull_fills_smoothly_and_keeps_known_pixels():

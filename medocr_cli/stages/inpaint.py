@@ -139,6 +139,7 @@ class LearnedInpainter:
         from medocr_cli.errors import InputFileError
         from medocr_cli.io.checkpoints import load_checkpoint
         from medocr_cli.models.checkpoint import unpack
+        from medocr_cli.models.inpainter import CHANNELS_LAST
 
         weights = Path(weights)
         if not weights.is_file():
@@ -157,7 +158,8 @@ class LearnedInpainter:
         self.path = weights
         self.metrics: dict[str, Any] = checkpoint.get("metrics", {})
         self.device = torch.device(device)
-        self.model = unpack(checkpoint, source=str(weights)).to(self.device).eval()
+        model = unpack(checkpoint, source=str(weights)).to(self.device).eval()
+        self.model = model.to(memory_format=CHANNELS_LAST)
 
     @classmethod
     def from_weights_dir(cls, folder: Path | None = None, device: str = "cpu") -> LearnedInpainter:
