@@ -32,9 +32,11 @@ that blows memory is reported (`"killed": "memory"`) instead of taking the machi
 
 Printed on stdout: one JSON object {"scale", "verify", "machine", "cases": {name: {...}}} with,
 per case, the input's size, wall seconds, peak RSS in MB (`peak_rss_mb` from wait4, and the
-sampled tree peak `tree_rss_mb`), the exit code, the report's status counts, a few distinct
-error lines of failed files (the report carries no text from the images), and the number of
-temporary (`*.medocr-tmp`) or partial files left under OUT (must be 0).
+sampled tree peak `tree_rss_mb`, and its anonymous part `tree_anon_rss_mb`: file pages of
+frames mapped from disk count in RSS but are the kernel's to drop), the exit code, the
+report's status counts, a few distinct error lines of failed files (the report carries no
+text from the images), and the number of temporary (`*.medocr-tmp`) or partial files left
+under OUT (must be 0).
 
 Run it niced on a shared machine, e.g.:
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/bench_robustness.py --scale small
@@ -63,6 +65,7 @@ FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 REPORT_NAME = "medocr-report.jsonl"
 SCALES: dict[str, dict[str, int]] = {
     "small": {"frames": 200, "side": 5000, "files": 500},
+    "medium": {"frames": 1200, "side": 7000, "files": 2000},
     "full": {"frames": 4000, "side": 10000, "files": 10000},
 }
 CASES = ("multiframe", "bigimage", "manyfiles", "ctrlc")
@@ -163,10 +166,15 @@ def build(case: str, work: Path, scale: dict[str, int]) -> tuple[Path, int]:
     return root, size
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """Resident set (kB) of `pid` and all its descendants, from /proc; 0 when gone."""
+def _tree_rss_kb(pid: int) -> tuple[int, int]:
+    """Resident set and its anonymous part (kB) of `pid` and its descendants; 0 when gone.
+
+    The anonymous part (RssAnon) is memory the processes hold themselves. The rest is file
+    pages mapped into them, e.g. frames of a large DICOM mapped from disk, which the kernel
+    can drop and re-read at any time, so only RssAnon says whether memory is bounded.
+    """
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    rss: dict[int, tuple[int, int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -177,13 +185,18 @@ def _tree_rss_kb(pid: int) -> int:
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         p = int(entry.name)
         children.setdefault(int(fields.get("PPid", "0").strip()), []).append(p)
-        rss[p] = int(fields.get("VmRSS", "0 kB").split()[0])
-    total, todo = 0, [pid]
+        rss[p] = (
+            int(fields.get("VmRSS", "0 kB").split()[0]),
+            int(fields.get("RssAnon", "0 kB").split()[0]),
+        )
+    total = anon = 0
+    todo = [pid]
     while todo:
         p = todo.pop()
-        total += rss.get(p, 0)
+        total += rss.get(p, (0, 0))[0]
+        anon += rss.get(p, (0, 0))[1]
         todo.extend(children.get(p, []))
-    return total
+    return total, anon
 
 
 def _default_sigint() -> None:
@@ -226,12 +239,13 @@ def run_child(
         )
     killed = None
     interrupted = None
-    tree_peak = 0
+    tree_peak = anon_peak = 0
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid == proc.pid:
             break
-        tree_peak = max(tree_peak, _tree_rss_kb(proc.pid))
+        tree, anon = _tree_rss_kb(proc.pid)
+        tree_peak, anon_peak = max(tree_peak, tree), max(anon_peak, anon)
         if killed is None and tree_peak > max_rss_kb:
             killed = "memory"
         elif killed is None and time.perf_counter() - t0 > timeout:
@@ -247,6 +261,7 @@ def run_child(
         "seconds": round(time.perf_counter() - t0, 1),
         "peak_rss_mb": round(usage.ru_maxrss / 1024),
         "tree_rss_mb": round(tree_peak / 1024),
+        "tree_anon_rss_mb": round(anon_peak / 1024),
         "exit_code": proc.returncode,
         "killed": killed,
         "interrupted_at_s": interrupted,

@@ -68,8 +68,12 @@ def assert_one_line_about(error: str | None, name: str) -> None:
 # --- every bad input of the I/O tests, in one run ------------------------------------------------
 
 
-def test_every_bad_input_in_one_run(tmp_path: Path) -> None:
-    """Each bad file of `test_io_bad_inputs` fails alone with one line; only the good one is out."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_bad_input_in_one_run(tmp_path: Path, workers: int) -> None:
+    """Each bad file of `test_io_bad_inputs` fails alone with one line; only the good one is out.
+
+    With two worker processes too: a failure inside a worker is reported the same way.
+    """
     from test_io_bad_inputs import BAD
 
     src, out = tmp_path / "in", tmp_path / "out"
@@ -84,7 +88,7 @@ def test_every_bad_input_in_one_run(tmp_path: Path) -> None:
         if path.is_file():  # a folder named .png is walked as a folder, not an input
             bad.append(path)
     write_png(src / "zz_good.png", size=128)
-    summary = run_scrub(ScrubConfig(inputs=[src], output=out, verify=False))
+    summary = run_scrub(ScrubConfig(inputs=[src], output=out, verify=False, workers=workers))
     results = {Path(r.path): r for r in summary.results}
     assert len(bad) >= 15 and set(bad) <= set(results)
     for path in bad:

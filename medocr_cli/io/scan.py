@@ -89,6 +89,10 @@ class Scan:
             self._display[index] = render_frame(self, index)
         return self._display[index]
 
+    def drop_renderings(self) -> None:
+        """Forget the cached 8-bit renderings, so a long multi-frame file keeps few in memory."""
+        self._display.clear()
+
     def set_frame(self, index: int, values: np.ndarray) -> None:
         """Replace the stored values of frame `index` (same shape and dtype); drop its rendering."""
         if values.shape != self.frames.shape[1:] or values.dtype != self.frames.dtype:
@@ -98,7 +102,14 @@ class Scan:
             )
         if not self.frames.flags.writeable:
             self.frames = self.frames.copy()
-        self.frames[index] = values
+        if isinstance(self.frames, np.memmap):
+            # Only the rows that changed are written: a mapped frame's untouched pages stay
+            # backed by the file instead of becoming private memory.
+            current = self.frames[index]
+            rows = (current != values).reshape(values.shape[0], -1).any(axis=1)
+            current[rows] = values[rows]
+        else:
+            self.frames[index] = values
         self._display.pop(index, None)
 
 

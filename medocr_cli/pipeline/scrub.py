@@ -214,6 +214,7 @@ def verify_output(
                     found += read_stacked(image, index, boxes)
             seen[key] = sum(_overlaps(b, mask) for b in found)
         residual += seen[key]
+        scan.drop_renderings()
     return residual, time.perf_counter() - t0
 
 
@@ -331,6 +332,7 @@ def clean_frames(
                     for b in boxes
                     if b.text
                 )
+        scan.drop_renderings()
     result.extra["frames_reused"] = reused
     result.extra["label"] = combine_labels(labels) if labels else None
     result.extra["fallback_frames"] = fallbacks
