@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 #: Decoded pixel data of at least this many bytes is mapped, not loaded (256 MiB).
 LARGE_BYTES = 256 * 1024 * 1024
+#: The Pixel Data tag.
+PIXEL_DATA = 0x7FE00010
 
 
 def decoded_bytes(ds: Dataset) -> int:
@@ -222,5 +224,11 @@ def stream_pixel_data(ds: Dataset, scan: Scan) -> None:
     ds.PixelRepresentation = 1 if arr.dtype.kind == "i" else 0
     if not arr.dtype.isnative or arr.dtype.byteorder == ">":
         raise ValueError("frames must be native little-endian to be streamed")
-    ds.PixelData = ArrayReader(arr)
-    ds["PixelData"].VR = "OB" if arr.dtype.itemsize == 1 else "OW"
+    from pydicom.dataelem import DataElement
+
+    # A new element, not a new value for the old one: pydicom would first read a deferred
+    # old value into memory (the whole pixel data) just to replace it.
+    if PIXEL_DATA in ds:
+        del ds[PIXEL_DATA]
+    vr = "OB" if arr.dtype.itemsize == 1 else "OW"
+    ds[PIXEL_DATA] = DataElement(PIXEL_DATA, vr, ArrayReader(arr))
