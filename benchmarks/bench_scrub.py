@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/bench_scrub.py DATASET [--split test] [--limit 120] [--configs ...]
-        [--workers 1] [--cine-frames 48] [--json OUT.json]
+        [--workers 1] [--device cpu|cuda|auto] [--cine-frames 48] [--json OUT.json]
 
 Takes the first `limit` images of a split of a generated dataset (fonts of the test split are
 never trained on), copies them to a temporary folder and scrubs it once per configuration:
@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from eval_dataset import char_accuracy, ocr_line
 
+from medocr_cli.config import resolve_device
 from medocr_cli.io import read_scan
 from medocr_cli.pipeline.scrub import ScrubConfig, run_scrub
 
@@ -106,10 +107,14 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=120)
     ap.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument(
+        "--device", default="cpu", choices=["auto", "cpu", "cuda"], help="where the models run"
+    )
     ap.add_argument("--cine-frames", type=int, default=48)
     ap.add_argument("--no-quality", action="store_true", help="skip the residual-text reading")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    device = resolve_device(args.device)
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     records = [json.loads(x) for x in (args.dataset / "manifest.jsonl").read_text().splitlines()]
     records = [r for r in records if r["split"] == args.split]
@@ -136,11 +141,14 @@ def main() -> None:
         "lines_readable_in_input": sum(readable_in.values()),
         "workers": args.workers,
         "threads": os.cpu_count(),
+        "device": device,
         "configs": {},
     }
     for name in args.configs:
         out = work / f"out-{name}"
-        config = ScrubConfig(inputs=[src], output=out, workers=args.workers, **CONFIGS[name])
+        config = ScrubConfig(
+            inputs=[src], output=out, workers=args.workers, device=device, **CONFIGS[name]
+        )
         t0 = time.perf_counter()
         summary = run_scrub(config)
         seconds = time.perf_counter() - t0
@@ -178,7 +186,9 @@ def main() -> None:
         cine_out = work / f"cine-{name}"
         t0 = time.perf_counter()
         cine = run_scrub(
-            ScrubConfig(inputs=[cine_src], output=cine_out, workers=1, **CONFIGS[name])
+            ScrubConfig(
+                inputs=[cine_src], output=cine_out, workers=1, device=device, **CONFIGS[name]
+            )
         )
         cine_seconds = time.perf_counter() - t0
         frames = sum(r.frames for r in cine.results)
