@@ -1,4 +1,4 @@
-"""Plain result types shared by the stages, the pipeline and the CLI."""
+"""Plain result types shared by the stages, the pipeline and the CLI, and a rectangle helper."""
 
 from __future__ import annotations
 
@@ -97,3 +97,26 @@ class FileResult:
         extra = out.pop("extra")
         out.update(extra)
         return out
+
+
+def join_overlapping(rects: list[list[int]]) -> list[list[int]]:
+    """Merge rectangles that overlap into their union until none do; the rest keep their order.
+
+    A rectangle is (lo0, lo1, hi0, hi1), half-open: x0, y0, x1, y1 or top, left, bottom,
+    right alike. The input list is not changed.
+    """
+    rects = [list(r) for r in rects]
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(rects)):
+            for j in range(i + 1, len(rects)):
+                a, c = rects[i], rects[j]
+                if a[0] < c[2] and c[0] < a[2] and a[1] < c[3] and c[1] < a[3]:
+                    rects[i] = [min(a[0], c[0]), min(a[1], c[1]), max(a[2], c[2]), max(a[3], c[3])]
+                    del rects[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return rects

@@ -31,7 +31,7 @@ from pydicom.uid import (
 )
 
 from medocr_cli import __version__
-from medocr_cli.errors import InputFileError, MedocrError, UnsupportedError
+from medocr_cli.errors import InputFileError, UnsupportedError
 from medocr_cli.io.atomic import atomic_path
 from medocr_cli.io.dicom_large import LARGE_BYTES, is_large, map_frames, stream_pixel_data
 from medocr_cli.io.render import to_uint8
@@ -81,7 +81,7 @@ def read_dicom(path: Path) -> Scan:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            arr = _mapped(ds, path, shape) if is_large(ds) else None
+            arr = map_frames(ds, path, shape) if is_large(ds, shape) else None
             if arr is None:
                 arr = ds.pixel_array
     except (NotImplementedError, RuntimeError) as exc:
@@ -91,8 +91,6 @@ def read_dicom(path: Path) -> Scan:
             hint="the data may be damaged, or use a codec pydicom's plugins do not decode",
             path=path,
         ) from exc
-    except MedocrError:
-        raise
     except Exception as exc:  # pydicom raises many types for damaged data
         raise InputFileError(f"damaged pixel data: {_first_line(exc)}", path=path) from exc
 
@@ -120,18 +118,6 @@ def read_dicom(path: Path) -> Scan:
         dataset=ds,
         palette=palette,
     )
-
-
-def _mapped(ds: Dataset, path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
-    """The frames of a large file as a memory map, or None to decode them in memory instead.
-
-    Frame-by-frame decoding fails on a few files whose whole-array decoding works (an odd
-    offset table); those are decoded the usual way, and damage shows there.
-    """
-    try:
-        return map_frames(ds, path, shape)
-    except MedocrError:
-        return None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -224,16 +210,14 @@ def write_dicom(
         _record_lossy_history(ds, syntax)
     if syntax.is_encapsulated or not syntax.is_little_endian or syntax.is_deflated:
         syntax = ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    if streamed:
-        pass
-    elif arr.dtype.itemsize <= 2:
+    if not streamed and arr.dtype.itemsize <= 2:
         ds.set_pixel_data(
             np.ascontiguousarray(arr),
             scan.photometric,
             scan.bits_stored,
             generate_instance_uid=False,
         )
-    else:
+    elif not streamed:
         _set_wide_pixel_data(ds, arr, scan)
     if had_frames and "NumberOfFrames" not in ds:
         ds.NumberOfFrames = n_frames_value

@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import io
 import tempfile
-import warnings
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-
-from medocr_cli.errors import InputFileError, UnsupportedError
 
 if TYPE_CHECKING:
     from pydicom import Dataset
@@ -40,23 +37,13 @@ LARGE_BYTES = 256 * 1024 * 1024
 PIXEL_DATA = 0x7FE00010
 
 
-def decoded_bytes(ds: Dataset) -> int:
-    """Bytes the decoded pixel data of `ds` will take, from its header."""
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
-    samples = int(ds.get("SamplesPerPixel", 1) or 1)
-    bits = int(ds.get("BitsAllocated", 8) or 8)
-    return (
-        frames
-        * int(ds.get("Rows", 0) or 0)
-        * int(ds.get("Columns", 0) or 0)
-        * samples
-        * max(1, bits // 8)
-    )
+def is_large(ds: Dataset, shape: tuple[int, ...]) -> bool:
+    """Whether pixel data of `shape` (frames, rows, cols[, samples]) should be mapped, not loaded.
 
-
-def is_large(ds: Dataset) -> bool:
-    """Whether `ds`'s pixel data should be mapped instead of loaded (see the module docstring)."""
-    return decoded_bytes(ds) >= LARGE_BYTES or _deferred(ds)
+    See the module docstring; a Pixel Data element pydicom left on disk is always large.
+    """
+    itemsize = max(1, int(ds.get("BitsAllocated", 8) or 8) // 8)
+    return int(np.prod(shape)) * itemsize >= LARGE_BYTES or _deferred(ds)
 
 
 def _deferred(ds: Dataset) -> bool:
@@ -66,18 +53,23 @@ def _deferred(ds: Dataset) -> bool:
     return isinstance(elem, RawDataElement) and elem.value is None and elem.length > 0
 
 
-def map_frames(ds: Dataset, path: Path, shape: tuple[int, ...]) -> np.ndarray:
-    """Return the frames of a large file as a memory map shaped `shape` (see the module docstring).
+def map_frames(ds: Dataset, path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
+    """Return the frames of a large file as a memory map shaped `shape`, or None if it cannot.
 
-    Raises:
-        InputFileError: The pixel data is shorter than the header promises, or damaged.
-        UnsupportedError: It cannot be decoded.
+    pydicom's warnings are the caller's to silence (`read_dicom` does).
+
+    None (pixel data shorter than the header promises, damaged, or an offset table that defeats
+    frame-by-frame decoding while whole-array decoding works) sends the caller to pydicom's
+    usual whole-array decoding, which either succeeds or reports the damage.
     """
-    if _raw_layout(ds):
-        return _map_raw(ds, path, shape)
-    # A deferred element is decoded from the file frame by frame; one already in memory (it was
-    # small, e.g. compressed, or the file is deflated) from the dataset.
-    return _decode_to_map(path if _deferred(ds) else ds, path, shape)
+    try:
+        if _raw_layout(ds):
+            return _map_raw(ds, path, shape)
+        # A deferred element is decoded from the file frame by frame; one already in memory
+        # (it was small, e.g. compressed, or the file is deflated) from the dataset.
+        return _decode_to_map(path if _deferred(ds) else ds, shape)
+    except Exception:  # pydicom raises many types for damaged data; see above
+        return None
 
 
 def _raw_layout(ds: Dataset) -> bool:
@@ -103,52 +95,32 @@ def _raw_layout(ds: Dataset) -> bool:
     )
 
 
-def _map_raw(ds: Dataset, path: Path, shape: tuple[int, ...]) -> np.ndarray:
+def _map_raw(ds: Dataset, path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
     from pydicom.pixels.utils import pixel_dtype
 
     elem = ds.get_item("PixelData", keep_deferred=True)
     dtype = pixel_dtype(ds)
     need = int(np.prod(shape)) * dtype.itemsize
     if elem.length < need or path.stat().st_size < elem.value_tell + need:
-        raise InputFileError(
-            f"pixel data holds fewer bytes than the header promises for {shape}", path=path
-        )
+        return None  # truncated
     return np.memmap(path, dtype=dtype, mode="c", offset=elem.value_tell, shape=shape)
 
 
-def _decode_to_map(source: Path | Dataset, path: Path, shape: tuple[int, ...]) -> np.ndarray:
+def _decode_to_map(source: Path | Dataset, shape: tuple[int, ...]) -> np.ndarray | None:
     from pydicom.pixels import iter_pixels
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            frames = iter_pixels(source)
-            first = next(frames)
-            # The map keeps its own handle on the (already unlinked) file once this one closes.
-            with tempfile.TemporaryFile() as backing:
-                out = np.memmap(backing, dtype=first.dtype, mode="w+", shape=shape)
-            count = 0
-            for index, frame in enumerate(chain([first], frames)):
-                if index >= shape[0]:
-                    break
-                out[index] = frame.reshape(shape[1:])
-                count += 1
-    except (NotImplementedError, RuntimeError) as exc:
-        raise UnsupportedError(
-            f"cannot decode pixel data: {_first_line(exc)}",
-            hint="the data may be damaged, or use a codec pydicom's plugins do not decode",
-            path=path,
-        ) from exc
-    except Exception as exc:  # pydicom raises many types for damaged data
-        raise InputFileError(f"damaged pixel data: {_first_line(exc)}", path=path) from exc
-    if count < shape[0]:
-        raise InputFileError(f"pixel data holds {count} of {shape[0]} frames", path=path)
-    return out
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    frames = iter_pixels(source)
+    first = next(frames)
+    # The map keeps its own handle on the (already unlinked) file once this one closes.
+    with tempfile.TemporaryFile() as backing:
+        out = np.memmap(backing, dtype=first.dtype, mode="w+", shape=shape)
+    count = 0
+    for index, frame in enumerate(chain([first], frames)):
+        if index >= shape[0]:
+            break
+        out[index] = frame.reshape(shape[1:])
+        count += 1
+    return out if count == shape[0] else None
 
 
 class ArrayReader(io.BufferedIOBase):

@@ -30,6 +30,7 @@ from torch import nn
 from torch.nn import functional
 
 from medocr_cli.models.registry import register
+from medocr_cli.types import join_overlapping
 
 #: Every side of the input is padded (reflect) to a multiple of this: three stride-2 stages.
 STRIDE = 8
@@ -317,20 +318,7 @@ def hole_clusters(hole: np.ndarray, gap: int) -> list[tuple[int, int, int, int]]
     boxes = [
         [int(top[0][k]), int(top[1][k]), int(low[0][k]), int(low[1][k])] for k in np.unique(which)
     ]
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                a, b = boxes[i], boxes[j]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    boxes[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
-                    del boxes[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return sorted((t, le, b, r) for t, le, b, r in boxes)
+    return sorted((t, le, b, r) for t, le, b, r in join_overlapping(boxes))
 
 
 def inpaint_uint8(

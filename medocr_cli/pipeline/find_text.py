@@ -31,7 +31,7 @@ from medocr_cli.config import weights_dir
 from medocr_cli.errors import NotBuiltError, UsageError
 from medocr_cli.stages.merge import merge_boxes
 from medocr_cli.stages.printed import PrintedConfig, read_printed
-from medocr_cli.types import Box
+from medocr_cli.types import Box, join_overlapping
 
 FINDERS = ("learned", "tesseract")
 #: A frame whose classifier P(None) is below this, with no detected line, is read by the whole-
@@ -105,20 +105,7 @@ def region_crops(boxes: Sequence[Box], shape: tuple[int, int]) -> list[tuple[int
         rects.append(
             [max(0, b.x0 - gx), max(0, b.y0 - gy), min(cols, b.x1 + gx), min(rows, b.y1 + gy)]
         )
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(rects)):
-            for j in range(i + 1, len(rects)):
-                a, c = rects[i], rects[j]
-                if a[0] < c[2] and c[0] < a[2] and a[1] < c[3] and c[1] < a[3]:
-                    rects[i] = [min(a[0], c[0]), min(a[1], c[1]), max(a[2], c[2]), max(a[3], c[3])]
-                    del rects[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return [(x0, y0, x1, y1) for x0, y0, x1, y1 in rects if x1 > x0 and y1 > y0]
+    return [(x0, y0, x1, y1) for x0, y0, x1, y1 in join_overlapping(rects) if x1 > x0 and y1 > y0]
 
 
 def read_regions(
@@ -196,33 +183,30 @@ def read_stacked(frame: np.ndarray, index: int, boxes: Sequence[Box]) -> list[Bo
         [cv2.copyMakeBorder(c, 0, 0, 0, width - c.shape[1], cv2.BORDER_REPLICATE) for c in strips]
     )
     found: list[Box] = []
-    for image in (stack,):
-        data = pytesseract.image_to_data(
-            image, config="--psm 11", output_type=pytesseract.Output.DICT
-        )
-        for i, text in enumerate(data["text"]):
-            if not text.strip() or float(data["conf"][i]) < 0:
-                continue
-            top, h = data["top"][i], data["height"][i]
-            mid = top + h / 2
-            for offset, scale, x0, y0, height in placed:
-                if offset <= mid < offset + height:
-                    left = (data["left"][i] - gap) / scale + x0
-                    upper = (top - offset) / scale + y0
-                    found.append(
-                        Box(
-                            index,
-                            max(0, int(left)),
-                            max(0, int(upper)),
-                            min(cols, int(np.ceil(left + data["width"][i] / scale))),
-                            min(rows, int(np.ceil(upper + h / scale))),
-                            text.strip(),
-                            "printed",
-                            float(data["conf"][i]) / 100.0,
-                            "tesseract",
-                        )
+    data = pytesseract.image_to_data(stack, config="--psm 11", output_type=pytesseract.Output.DICT)
+    for i, text in enumerate(data["text"]):
+        if not text.strip() or float(data["conf"][i]) < 0:
+            continue
+        top, h = data["top"][i], data["height"][i]
+        mid = top + h / 2
+        for offset, scale, x0, y0, height in placed:
+            if offset <= mid < offset + height:
+                left = (data["left"][i] - gap) / scale + x0
+                upper = (top - offset) / scale + y0
+                found.append(
+                    Box(
+                        index,
+                        max(0, int(left)),
+                        max(0, int(upper)),
+                        min(cols, int(np.ceil(left + data["width"][i] / scale))),
+                        min(rows, int(np.ceil(upper + h / scale))),
+                        text.strip(),
+                        "printed",
+                        float(data["conf"][i]) / 100.0,
+                        "tesseract",
                     )
-                    break
+                )
+                break
     return keep_plausible(found, REGION_PRINTED.min_conf / 100.0, (rows, cols))
 
 

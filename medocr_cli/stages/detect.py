@@ -53,22 +53,19 @@ class Detector:
         Frames larger than `TILE` on a side go through the network in overlapping tiles
         (`tiled_maps`), so memory stays bounded on 100-megapixel images.
         """
-        maps: list[np.ndarray] = []
-        small = [i for i, f in enumerate(frames) if max(f.shape[:2]) <= TILE]
+        maps: list[np.ndarray | None] = [
+            self.tiled_maps(f) if max(f.shape[:2]) > TILE else None for f in frames
+        ]
+        small = [i for i, m in enumerate(maps) if m is None]
         for start in range(0, len(small), batch_size):
             chunk = small[start : start + batch_size]
             inputs = [to_input(frames[i]) for i in chunk]
-            for i, m in zip(
-                chunk, forward_frames(self.model, self.spec, inputs, self.device), strict=True
-            ):
-                maps.append((i, m))
-        for i, f in enumerate(frames):
-            if max(f.shape[:2]) > TILE:
-                maps.append((i, self.tiled_maps(f)))
-        ordered = [m for _, m in sorted(maps, key=lambda im: im[0])]
+            outputs = forward_frames(self.model, self.spec, inputs, self.device)
+            for i, m in zip(chunk, outputs, strict=True):
+                maps[i] = m
         return [
             self._with_coarse(f, m) if max(f.shape[:2]) > COARSE_SIDE else m
-            for f, m in zip(frames, ordered, strict=True)
+            for f, m in zip(frames, maps, strict=True)
         ]
 
     def _with_coarse(self, frame: np.ndarray, maps: np.ndarray) -> np.ndarray:
