@@ -165,14 +165,31 @@ def test_loss_decreases_on_tiny_overfit():
     masks[:, :, 10:20, 10:20] = 1
     recipe = InpainterRecipe()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    losses = []
+    errors = []  # squared error in the hole: the loss itself is a log, negative
     for _ in range(80):
-        loss = inpainting_loss(model(images, masks), images, masks, recipe)
+        predicted = model(images, masks)
+        loss = inpainting_loss(predicted, images, masks, recipe)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        losses.append(loss.item())
-    assert losses[-1] < 0.5 * losses[0]
+        errors.append(float(((predicted.detach() - images) ** 2 * masks).sum() / masks.sum()))
+    assert errors[-1] < 0.5 * errors[0]
+
+
+def test_log_loss_weighs_each_crop_alike():
+    """Halving the error of a nearly exact crop counts as much as halving a noisy crop's."""
+    recipe = InpainterRecipe(hole_weight=0.0, valid_weight=0.0)
+    target = torch.zeros(2, 3, 8, 8)
+    mask = torch.ones(2, 1, 8, 8)
+
+    def loss_with(errors: tuple[float, float]) -> float:
+        predicted = target + torch.tensor(errors).view(2, 1, 1, 1)
+        return float(inpainting_loss(predicted, target, mask, recipe))
+
+    base = loss_with((0.02, 0.3))
+    gain_easy = base - loss_with((0.02 / 2**0.5, 0.3))
+    gain_noisy = base - loss_with((0.02, 0.3 / 2**0.5))
+    assert gain_easy == pytest.approx(gain_noisy, rel=0.1)
 
 
 def test_metrics():

@@ -30,6 +30,7 @@ from medocr_cli.stages.recognize import Recognizer
 from medocr_cli.synth.content import NOTE_CHARSET, PRINTED_CHARSET
 from medocr_cli.training.recognizer_data import (
     Augment,
+    distort_strokes,
     load_lines,
     train_sample,
     width_batches,
@@ -219,6 +220,28 @@ def test_lines_load_and_augment(dataset):
     batches = list(width_batches(widths, 8, rng))
     assert len(batches) == 6 and all(len(b) == 8 for b in batches)
     assert sorted(np.concatenate(list(width_batches(widths, 8, None)))) == list(range(50))
+
+
+def test_distort_strokes_bends_and_thickens_but_keeps_the_line():
+    line = np.full((HEIGHT, 96), 30, np.uint8)
+    cv2.putText(line, "Ab 12", (4, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 220, 2, cv2.LINE_AA)
+    rng = np.random.default_rng(1)
+    assert np.array_equal(distort_strokes(line, rng, Augment(p_elastic=0, p_stroke=0)), line)
+    bent = distort_strokes(line, rng, Augment(p_elastic=1, p_stroke=0))
+    assert bent.shape == line.shape and bent.dtype == np.uint8 and not np.array_equal(bent, line)
+    moved = np.abs(bent.astype(int) - line.astype(int)).mean()
+    assert 0 < moved < 40  # a wobble, not a different image
+    ink = [
+        int(
+            (
+                distort_strokes(line, np.random.default_rng(s), Augment(p_elastic=0, p_stroke=1))
+                > 128
+            ).sum()
+        )
+        for s in range(8)
+    ]
+    base = int((line > 128).sum())
+    assert min(ink) < base < max(ink)  # both thinner and broader pens occur
 
 
 def test_train_cli_writes_checkpoint_and_evaluates(dataset, tmp_path):

@@ -7,9 +7,10 @@ off. Lines are kept grey at their native resolution in one flat uint8 buffer (ab
 the 14,000 lines of a default dataset) and cached under `DATA/.medocr-cache/`.
 
 Training samples are made on the fly, one cv2 affine warp each: random crop margins, horizontal
-stretch, shear (slant), slight rotation, straight to a height of 32; then blur, contrast and
-brightness changes, noise and inverted polarity. Evaluation crops use the generator's own 4-pixel
-margin, exactly like the saved `crops/*.png`.
+stretch, shear (slant), slight rotation, straight to a height of 32; then an elastic warp and
+thicker or thinner strokes (pen and hand vary more than the fonts training has), blur, contrast
+and brightness changes, noise and inverted polarity. Evaluation crops use the generator's own
+4-pixel margin, exactly like the saved `crops/*.png`.
 """
 
 from __future__ import annotations
@@ -208,6 +209,10 @@ class Augment:
         p_flip_sign: Chance of flipping the normalised input's sign (a wrong polarity guess).
         noise: Most Gaussian noise, in 0-255 units.
         contrast: Range of the contrast factor around the mean.
+        p_elastic: Chance of an elastic warp (a smooth random displacement field, Simard et
+            al. 2003): letters bend and wobble the way one hand's strokes differ from a font's.
+        elastic_px: Largest displacement of the elastic warp, in pixels of the 32 px line.
+        p_stroke: Chance of one pixel of grey erosion or dilation (a finer or broader pen).
     """
 
     margin: tuple[float, float] = (-1.5, 6.0)
@@ -220,6 +225,9 @@ class Augment:
     p_flip_sign: float = 0.05
     noise: float = 10.0
     contrast: tuple[float, float] = (0.5, 1.2)
+    p_elastic: float = 0.5
+    elastic_px: float = 2.0
+    p_stroke: float = 0.3
 
 
 def render_train_line(
@@ -260,6 +268,27 @@ def render_train_line(
     )
 
 
+def distort_strokes(line: np.ndarray, rng: np.random.Generator, aug: Augment) -> np.ndarray:
+    """Warp a uint8 (32, W) line elastically and thicken or thin its strokes, at random."""
+    import cv2
+
+    out = line
+    if rng.random() < aug.p_elastic:
+        rows, cols = out.shape
+        sigma = float(rng.uniform(3.0, 6.0))
+        field = rng.normal(0.0, 1.0, size=(2, rows, cols)).astype(np.float32)
+        dx, dy = (cv2.GaussianBlur(f, (0, 0), sigma) for f in field)
+        amplitude = float(rng.uniform(0.5, 1.0)) * aug.elastic_px
+        dx *= amplitude / max(1e-6, float(np.abs(dx).max()))
+        dy *= 0.6 * amplitude / max(1e-6, float(np.abs(dy).max()))
+        ys, xs = np.mgrid[0:rows, 0:cols].astype(np.float32)
+        out = cv2.remap(out, xs + dx, ys + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if rng.random() < aug.p_stroke:
+        kernel = np.ones((2, 2), np.uint8)
+        out = cv2.erode(out, kernel) if rng.random() < 0.5 else cv2.dilate(out, kernel)
+    return out
+
+
 def photometric(line: np.ndarray, rng: np.random.Generator, aug: Augment) -> np.ndarray:
     """Blur, contrast, brightness, noise and inversion of a uint8 line; returns float32 0-255."""
     import cv2
@@ -279,6 +308,7 @@ def photometric(line: np.ndarray, rng: np.random.Generator, aug: Augment) -> np.
 def train_sample(lines: LineSet, i: int, rng: np.random.Generator, aug: Augment) -> np.ndarray:
     """Return the normalised float32 (32, W) input of an augmented training line `i`."""
     line = render_train_line(lines.array(i), lines.boxes[i], rng, aug)
+    line = distort_strokes(line, rng, aug)
     x = normalise_line(photometric(line, rng, aug))
     if rng.random() < aug.p_flip_sign:
         x = -x
