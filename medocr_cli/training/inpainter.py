@@ -245,10 +245,11 @@ def inpainting_loss(
     eps = 1.0
     channels = predicted.shape[1]
     error = (predicted - target).abs()
-    squared = ((error**2) * mask).sum() / (mask.sum() * channels + eps)
-    per_crop = ((error**2) * mask).sum(dim=(1, 2, 3)) / (mask.sum(dim=(1, 2, 3)) * channels + eps)
-    log_mse = torch.log(per_crop + LOG_MSE_FLOOR).mean()
-    hole = (error * mask).sum() / (mask.sum() * channels + eps)
+    squared_per_crop = ((error**2) * mask).sum(dim=(1, 2, 3))
+    hole_per_crop = mask.sum(dim=(1, 2, 3)) * channels
+    squared = squared_per_crop.sum() / (hole_per_crop.sum() + eps)
+    log_mse = torch.log(squared_per_crop / (hole_per_crop + eps) + LOG_MSE_FLOOR).mean()
+    hole = (error * mask).sum() / (hole_per_crop.sum() + eps)
     valid = (error * (1 - mask)).sum() / ((1 - mask).sum() * channels + eps)
     composed = predicted * mask + target * (1 - mask)
     grad = 0.0

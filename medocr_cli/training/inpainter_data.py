@@ -23,7 +23,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from medocr_cli.errors import InputFileError
 from medocr_cli.io.atomic import atomic_path
 from medocr_cli.training.manifest import read_dataset_image, records_of
 
@@ -52,10 +51,7 @@ def read_native(path: Path) -> np.ndarray:
 
 def read_mask(path: Path) -> np.ndarray:
     """Read a dataset text mask as bool (H, W)."""
-    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if mask is None:
-        raise InputFileError("cannot read this dataset mask", path=path)
-    return mask > 0
+    return read_dataset_image(path, 0) > 0
 
 
 def margin_of(box: list[int]) -> int:
