@@ -17,6 +17,7 @@ from medocr_cli.errors import InputFileError, NotBuiltError
 from medocr_cli.io.checkpoints import load_checkpoint, save_checkpoint
 from medocr_cli.models.checkpoint import pack, unpack
 from medocr_cli.models.classifier import LABELS, classifier_spec, normalise, to_input
+from medocr_cli.models.recognizer import recognizer_spec
 from medocr_cli.models.registry import build, known
 from medocr_cli.pipeline.generate_dataset import GenerateConfig, run_generate_dataset
 from medocr_cli.stages.classify import Verdict, union_label
@@ -181,6 +182,43 @@ def test_train_resume_and_evaluate(dataset, tmp_path):
     )
     assert ev.exit_code == 0, ev.output
     assert json.loads(ev.stdout)["n"] == 4
+
+
+def test_train_init_fine_tunes_at_another_size(dataset, tmp_path):
+    """--init starts from a checkpoint's weights, here at 40 px from a 32 px one."""
+    torch.manual_seed(123)  # not the training seed, so a random init would differ
+    spec = classifier_spec(size=32)
+    init = tmp_path / "start.pt"
+    save_checkpoint(init, pack(build(spec), spec))
+    out = tmp_path / "ft"
+    args = ["--quiet", "train", "classifier", str(dataset), "--size", "40", "--batch-size", "8"]
+    tiny_lr = [*args, "--epochs", "1", "--lr", "1e-12", "--out", str(out), "--init", str(init)]
+    result = runner.invoke(app, tiny_lr)
+    assert result.exit_code == 0, result.output
+    start, tuned = load_checkpoint(init), load_checkpoint(out / "classifier.pt")
+    assert tuned["spec"]["input_size"] == 40
+    assert tuned["trained_with"]["init"] == str(init)
+    for key in ("conv1.weight", "fc.1.weight"):
+        assert torch.allclose(tuned["state_dict"][key].float(), start["state_dict"][key].float())
+
+    scratch = [*args, "--epochs", "1", "--lr", "1e-12", "--out", str(tmp_path / "scratch")]
+    fresh = runner.invoke(app, scratch)
+    assert fresh.exit_code == 0, fresh.output
+    scratch_state = load_checkpoint(tmp_path / "scratch" / "classifier.pt")["state_dict"]
+    scratch_fc = scratch_state["fc.1.weight"]
+    assert not torch.allclose(scratch_fc.float(), start["state_dict"]["fc.1.weight"].float())
+
+
+def test_train_init_rejects_another_stage(dataset, tmp_path):
+    spec = recognizer_spec()
+    wrong = pack(build(spec), spec)
+    save_checkpoint(tmp_path / "wrong.pt", wrong)
+    args = ["--quiet", "train", "classifier", str(dataset), "--size", "32", "--epochs", "1"]
+    result = runner.invoke(
+        app, [*args, "--out", str(tmp_path / "run"), "--init", str(tmp_path / "wrong.pt")]
+    )
+    assert result.exit_code == 2
+    assert "wrong.pt" in result.output and "--init weights do not fit" in result.output
 
 
 def test_classify_json_files_and_frames(tiny_weights, tmp_path):

@@ -150,6 +150,25 @@ def test_test_fonts_are_disjoint_from_train_by_family() -> None:
         font_pools("holdout")
 
 
+def test_held_out_families_are_fixed() -> None:
+    """Fonts added to train must not move any family into or out of the test split.
+
+    Every held-out figure in the model cards was measured on these families; a catalogue change
+    that shifts them would silently make new figures incomparable with old ones.
+    """
+    _, test_h = font_pools("test")
+    assert {font_family(f) for f in test_h} == {
+        "BecauseWeConnect",
+        "BecauseWeOrganize",
+        "DkgHandwriting",
+        "hershey:futura",
+    }
+    _, train_h = font_pools("train")
+    train_only = {"KleeOne", "LeckerliOne", "NanumBrush", "NanumPen", "Purisa", "Kiloji", "Seto"}
+    installed = {font_family(f) for f in train_h} & train_only
+    assert installed == train_only  # the Makefile installs them all
+
+
 def test_choose_font_is_uniform_over_families() -> None:
     _, handwritten = font_pools("test")
     rng = np.random.default_rng(0)

@@ -32,6 +32,13 @@ def train(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from OUT/STAGE.last.pt if it is there.")
     ] = False,
+    init: Annotated[
+        Path | None,
+        typer.Option(
+            help="Fine-tune: start from this checkpoint's weights (same stage; the input size "
+            "may differ) with a fresh schedule, instead of a random init.",
+        ),
+    ] = None,
     device: Annotated[
         str | None, typer.Option(help="auto, cpu or cuda (overrides the global --device).")
     ] = None,
@@ -79,6 +86,7 @@ def train(
             size=size,
             seed=seed,
             resume=resume,
+            init=init,
             device=chosen,
             quiet=opts.quiet,
         ),

@@ -66,6 +66,7 @@ def run_train(stage: str, opts: TrainOptions) -> TrainOutcome:
         optimizer=opts.optimizer or d.optimizer,
         patience=opts.patience if opts.patience is not None else d.patience,
         resume=opts.resume,
+        init=opts.init,
         seed=opts.seed,
         quiet=opts.quiet,
         trained_with={
@@ -83,6 +84,8 @@ def run_train(stage: str, opts: TrainOptions) -> TrainOutcome:
     config.trained_with.update({"epochs": config.epochs, "batch_size": batch, "lr": config.lr})
     if size:
         config.trained_with["input_size"] = size
+    if opts.init is not None:
+        config.trained_with["init"] = str(opts.init)
     fit, test = trainer.train(opts, config, batch, size)
     return TrainOutcome(stage, fit.best_path, fit, test)
 

@@ -97,6 +97,20 @@ _HANDWRITING_CATALOGUE: tuple[tuple[str, str], ...] = (
     # unreadable blobs at note sizes.
 )
 
+#: Handwriting families added after the held-out split was fixed: (file-stem pattern, family).
+#: They only ever go to train (and val), and take no part in `_test_families`, so the test
+#: families, and with them every held-out figure, stay what they were. All draw lower case and
+#: carry the Latin letters beside their own script (the Thai, Korean and Japanese ones).
+_HANDWRITING_TRAIN_ONLY: tuple[tuple[str, str], ...] = (
+    (r"^KleeOne-", "KleeOne"),  # pencil
+    (r"^LeckerliOne-", "LeckerliOne"),  # fat brush script
+    (r"^NanumBrush$", "NanumBrush"),
+    (r"^NanumPen$", "NanumPen"),  # felt pen, narrow
+    (r"^Purisa", "Purisa"),  # felt pen, four styles
+    (r"^kiloji", "Kiloji"),  # longhand, four styles
+    (r"^setofont", "Seto"),
+)
+
 #: Handwriting families whose lower-case letters are capitals: their text is drawn upper-cased
 #: so the label stays what the image shows.
 _CAPS_ONLY_FAMILIES = frozenset(
@@ -379,7 +393,7 @@ def _classify(path: Path) -> tuple[str, str, str] | None:
     for pattern, family, style in _PRINTED_CATALOGUE:
         if re.search(pattern, stem):
             return "printed", family, style
-    for pattern, family in _HANDWRITING_CATALOGUE:
+    for pattern, family in _HANDWRITING_CATALOGUE + _HANDWRITING_TRAIN_ONLY:
         if re.search(pattern, stem):
             return "handwritten", family, "script"
     return None

@@ -72,6 +72,9 @@ class FitConfig:
         monitor: Validation key that picks the best checkpoint.
         mode: "max" or "min" for `monitor`.
         resume: Continue from `NAME.last.pt` when it exists.
+        init: Start from the weights of this checkpoint (fine-tuning: a new schedule and
+            optimizer state, possibly another input size) instead of a random init. Ignored
+            when a resume state is found.
         seed: Seed of torch, numpy and random.
         grad_clip: Clip the gradient norm to this (0 = off).
         quiet: No progress bars.
@@ -87,6 +90,7 @@ class FitConfig:
     monitor: str = "val_acc"
     mode: str = "max"
     resume: bool = False
+    init: Path | None = None
     seed: int = 0
     grad_clip: float = 0.0
     quiet: bool = False
@@ -139,6 +143,32 @@ def lr_at(step: int, total: int, peak: float) -> float:
     return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def load_init_weights(model: nn.Module, path: Path) -> None:
+    """Copy the weights of the checkpoint at `path` into `model`, which must share its layers.
+
+    Only the weights travel: the spec's input size may differ (a fully convolutional network
+    fine-tuned at a larger input), but every layer must be there with the same shape.
+
+    Raises:
+        UsageError: The checkpoint's layers do not match the model's.
+    """
+    checkpoint = load_checkpoint(path)
+    reference = model.state_dict()
+    state = {
+        key: value.to(reference[key].dtype) if key in reference else value
+        for key, value in checkpoint.get("state_dict", {}).items()
+    }
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise UsageError(
+            f"--init weights do not fit this stage's network: {first}",
+            hint="start from a checkpoint of the same stage and architecture",
+            path=path,
+        ) from exc
+
+
 def _better(value: float, best: float | None, mode: str) -> bool:
     if best is None:
         return True
@@ -177,6 +207,8 @@ def fit(task: Task, config: FitConfig) -> FitResult:
         start_epoch = state["epoch"] + 1
         torch.set_rng_state(state["torch_rng"])
         seed_everything(config.seed + start_epoch)
+    elif config.init is not None:
+        load_init_weights(model, config.init)
     steps_per_epoch = task.n_train_batches()
     total_steps = steps_per_epoch * config.epochs
     started = time.perf_counter()

@@ -29,6 +29,7 @@ class TrainOptions:
     size: int | None = None
     seed: int = 0
     resume: bool = False
+    init: Path | None = None
     device: str = "cpu"
     quiet: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
