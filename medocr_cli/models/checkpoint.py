@@ -64,23 +64,37 @@ def unpack(checkpoint: dict[str, Any], *, source: str = "checkpoint") -> nn.Modu
     ):
         raise InputFileError("not a medocr checkpoint (no spec/state_dict)", path=source)
     model = build(checkpoint["spec"])
+    try:
+        load_weights(model, checkpoint["state_dict"])
+    except ValueError as exc:
+        raise InputFileError(
+            f"weights do not match the architecture of their spec: {exc}",
+            hint="the checkpoint was written by another version; retrain or use matching weights",
+            path=source,
+        ) from exc
+    model.eval()
+    return model
+
+
+def load_weights(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> None:
+    """Load a checkpoint's (possibly fp16) weights into `model` with strict key and shape checks.
+
+    Float tensors are cast back to the model's own dtypes first.
+
+    Raises:
+        ValueError: A layer is missing, unexpected or of another shape (the first line of
+            torch's message).
+    """
     reference = model.state_dict()
     state = {}
-    for key, value in checkpoint["state_dict"].items():
+    for key, value in state_dict.items():
         if key in reference and value.is_floating_point():
             value = value.to(reference[key].dtype)
         state[key] = value
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InputFileError(
-            f"weights do not match the architecture of their spec: {first}",
-            hint="the checkpoint was written by another version; retrain or use matching weights",
-            path=source,
-        ) from exc
-    model.eval()
-    return model
+        raise ValueError(str(exc).strip().splitlines()[0]) from exc
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -111,6 +111,9 @@ _HANDWRITING_TRAIN_ONLY: tuple[tuple[str, str], ...] = (
     (r"^setofont", "Seto"),
 )
 
+#: Every handwriting face pattern medocr draws with, split-deciding and train-only alike.
+_ALL_HANDWRITING = _HANDWRITING_CATALOGUE + _HANDWRITING_TRAIN_ONLY
+
 #: Handwriting families whose lower-case letters are capitals: their text is drawn upper-cased
 #: so the label stays what the image shows.
 _CAPS_ONLY_FAMILIES = frozenset(
@@ -393,7 +396,7 @@ def _classify(path: Path) -> tuple[str, str, str] | None:
     for pattern, family, style in _PRINTED_CATALOGUE:
         if re.search(pattern, stem):
             return "printed", family, style
-    for pattern, family in _HANDWRITING_CATALOGUE + _HANDWRITING_TRAIN_ONLY:
+    for pattern, family in _ALL_HANDWRITING:
         if re.search(pattern, stem):
             return "handwritten", family, "script"
     return None

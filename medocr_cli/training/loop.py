@@ -24,6 +24,7 @@ from torch import nn
 from medocr_cli.errors import UsageError
 from medocr_cli.io.atomic import write_text_atomic
 from medocr_cli.io.checkpoints import load_checkpoint, save_checkpoint
+from medocr_cli.models.checkpoint import load_weights
 from medocr_cli.training.plots import plot_curves
 
 
@@ -152,18 +153,11 @@ def load_init_weights(model: nn.Module, path: Path) -> None:
     Raises:
         UsageError: The checkpoint's layers do not match the model's.
     """
-    checkpoint = load_checkpoint(path)
-    reference = model.state_dict()
-    state = {
-        key: value.to(reference[key].dtype) if key in reference else value
-        for key, value in checkpoint.get("state_dict", {}).items()
-    }
     try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
+        load_weights(model, load_checkpoint(path)["state_dict"])
+    except ValueError as exc:
         raise UsageError(
-            f"--init weights do not fit this stage's network: {first}",
+            f"--init weights do not fit this stage's network: {exc}",
             hint="start from a checkpoint of the same stage and architecture",
             path=path,
         ) from exc
