@@ -8,11 +8,16 @@ gated encoders, a bottleneck of dilated gated convolutions (a wide receptive fie
 resolution, cheap), and a decoder that upsamples and fuses the encoder's skip features.
 
 Input: the image in [0, 1] with the hole zeroed (3 channels) plus the mask (1 = hole); output:
-the whole image, of which only the hole is kept (see `inpaint_array`). Inside, a parameter-free
-fill of the hole (push-pull with relaxation: the smooth membrane spanned by the hole's border)
-is computed first and given to the network as 3 more input channels; the network predicts a
-correction to it from a zero-initialised head, so an untrained or briefly trained model is
-never worse than the fill, and training adds what the fill misses.
+the whole image, of which only the hole is kept (see `inpaint_array`). Inside, parameter-free
+fills of the hole are computed first (`fills`): the membrane (push-pull with relaxation, the
+smooth surface spanned by the hole's border) and one fill per direction that bridges the hole
+with straight lines, so that an edge crossing it comes back instead of a smear; a self-check on
+a ring of known pixels around the hole ranks them per pixel. The network sees the image, the
+membrane, the ranked blend and the ranking's errors, and predicts from a zero-initialised head a
+change to the ranking's logits: an untrained model gives the self-checked blend exactly,
+training teaches it where the ranking is wrong, and the output is always a blend of fills that
+continue the image (no painted artefacts). (The first design,
+still loadable, had only the membrane and the correction; its network learned to add 0.01 dB.)
 
 Colour images use the 3 channels as RGB; grey images are replicated to 3 channels and the
 output's channel mean is used. One 3-channel model serves both: the same cost for grey and
@@ -29,6 +34,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from medocr_cli.models.fills import push_pull, select_fills
 from medocr_cli.models.registry import register
 from medocr_cli.types import join_overlapping
 
@@ -36,14 +42,24 @@ from medocr_cli.types import join_overlapping
 STRIDE = 8
 #: Context around each cluster of hole pixels given to the network when filling (pixels);
 #: chosen by measurement on ds1 val (see weights/inpainter.md).
-WINDOW_MARGIN = 48
+WINDOW_MARGIN = 32
 #: Memory layout of the inference inputs (and of a loaded model's weights): about 15% faster
 #: than the default layout for these convolutions on CPU, the same results.
 CHANNELS_LAST = torch.channels_last
 
 
+#: Angles of the directional fills the network chooses among (degrees); see `fills`. The
+#: slopes 0, +-1/2, +-1 and infinity, which whole-pixel shears follow exactly, about every 22.5
+#: degrees: on ds1 val, choosing the best of such fills or the membrane per 16 px block with
+#: hindsight gave 32.7 dB inside text holes against 29.0 for the membrane; 4 angles instead of
+#: 8 cost the self-checked blend 0.4 dB.
+DIRECTIONS = (0.0, 26.565, 45.0, 63.435, 90.0, 116.565, 135.0, 153.435)
+
+
 def inpainter_spec(
-    widths: tuple[int, int, int] = (24, 48, 64), dilations: tuple[int, ...] = (2, 2, 4, 4)
+    widths: tuple[int, int, int] = (24, 48, 64),
+    dilations: tuple[int, ...] = (2, 2, 4, 4),
+    directions: tuple[float, ...] = DIRECTIONS,
 ) -> dict:
     """Return the spec of a gated inpainter.
 
@@ -53,20 +69,25 @@ def inpainter_spec(
             small enough that the receptive field fits the training crops: a tap that only
             ever saw zero padding in training sees real pixels on a full image, and that
             shift costs more than the extra reach gains.
+        directions: Angles of the directional fills given to the network, which blends them
+            and the membrane per pixel; empty for the first design (membrane plus a correction).
 
-    The parameter-free fill uses 16 relaxation steps at full resolution (`push_pull`):
-    measured on ds1 val (80 images), 4 / 8 / 16 / 32 steps gave 28.73 / 28.89 / 28.94 /
-    28.97 dB inside text holes, for a few hundredths of a second more per 512 px frame.
+    The membrane uses 8 relaxation steps at full resolution (`push_pull`): on ds1 val (80
+    images), 4 / 8 / 16 / 32 steps gave 28.73 / 28.89 / 28.94 / 28.97 dB inside text holes for
+    the membrane alone; 8 keeps the directional design within its time on 2 cores.
     """
     return {
         "arch": "gated-inpainter",
         "widths": [int(w) for w in widths],
         "dilations": [int(d) for d in dilations],
-        "fill_iterations": 16,
+        "directions": [float(a) for a in directions],
+        "fill_iterations": 8,
         "channels": 3,
         "stride": STRIDE,
         "value_scale": "[0, 1]; grey replicated to 3 channels, output channel mean",
-        "input": "image * (1 - mask), mask (1 = hole); output = push-pull fill + residual",
+        "input": "image * (1 - mask), mask (1 = hole), membrane, self-checked blend of the "
+        "membrane and the directional fills, their self-check errors; output = softmax blend "
+        "of the fills by the self-check's logits plus the network's change to them",
     }
 
 
@@ -103,29 +124,54 @@ class GatedInpainter(nn.Module):
         dilations: One residual dilated gated convolution per entry, at 1/8 resolution.
         fill_iterations: Relaxation steps of the parameter-free fill at full resolution
             (see `push_pull`).
+        directions: Angles of the directional fills (see `fills.directional_fill`). With them
+            the head predicts, per pixel, a change to the self-check's logits over the
+            membrane and these fills (`fills.select_fills`), and the output is their softmax
+            blend; without them (the first design) the head predicts a correction and the
+            output is the membrane plus it.
     """
 
     def __init__(
-        self, widths: tuple[int, int, int], dilations: tuple[int, ...], fill_iterations: int = 4
+        self,
+        widths: tuple[int, int, int],
+        dilations: tuple[int, ...],
+        fill_iterations: int = 4,
+        directions: tuple[float, ...] = (),
     ) -> None:
         super().__init__()
         self.fill_iterations = fill_iterations
+        self.directions = tuple(float(a) for a in directions)
+        #: When True, forward returns the parameter-free membrane fill (see `fill_only`).
+        self.parameter_free = False
+        #: When True (and with directions), forward returns the self-checked blend of the
+        #: parameter-free fills that the network starts from (see `prior_only`).
+        self.prior_only = False
         w1, w2, w3 = widths
-        self.enc1 = GatedConv2d(7, w1, 5, stride=2)
+        choices = len(self.directions) + 1 if self.directions else 0
+        # the image, the hole, the membrane; with directions also the self-checked blend and
+        # every candidate's self-check error (the fills themselves would cost 3 channels each
+        # in the first and last convolutions, the bulk of the network's time)
+        inputs = 7 + (3 + choices if choices else 0)
+        self.enc1 = GatedConv2d(inputs, w1, 5, stride=2)
         self.enc2 = GatedConv2d(w1, w2, 3, stride=2)
         self.enc3 = GatedConv2d(w2, w3, 3, stride=2)
         self.bottleneck = nn.ModuleList(GatedConv2d(w3, w3, 3, dilation=d) for d in dilations)
         self.dec3 = GatedConv2d(w3 + w2, w2, 3)
         self.dec2 = GatedConv2d(w2 + w1, w1, 3)
-        self.head = nn.Conv2d(w1 + 7, 3, 3, padding=1)
-        # The correction starts at exactly zero: the head is zero-initialised (its own weights
+        # With directions the head gives only the change to the blend's logits: the output is
+        # always a convex blend of fills. An additive correction as well was tried: after one
+        # epoch it cost 0.74 dB on ds1 val (40 images) while the logits alone gained 0.04.
+        self.head = nn.Conv2d(w1 + inputs, choices or 3, 3, padding=1)
+        # The head's output starts at exactly zero: it is zero-initialised (its own weights
         # still get full gradients, and through them the rest of the network). A ReZero-style
         # scale that starts at zero instead starves the head: its gradient is multiplied by the
         # scale, and a first run ended 900 steps later with the scale at 0.01 and the network
-        # adding 0.01 dB to the fill. The scale stays, at 1, so older checkpoints still load.
+        # adding 0.01 dB to the fill. The first design keeps the scale, at 1, so that its
+        # checkpoints still load.
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
-        self.residual_scale = nn.Parameter(torch.ones(1))
+        if not choices:
+            self.residual_scale = nn.Parameter(torch.ones(1))
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Return the predicted image (N, 3, H, W) for any H, W.
@@ -137,16 +183,33 @@ class GatedInpainter(nn.Module):
         rows, cols = image.shape[-2:]
         pad_r, pad_c = (-rows) % STRIDE, (-cols) % STRIDE
         known = image * (1 - mask)
-        if torch.equal(known[:, 0], known[:, 1]) and torch.equal(known[:, 1], known[:, 2]):
-            # Grey replicated to 3 channels: the fill is per channel, so do it once.
-            grey = push_pull(known[:, :1], 1 - mask, self.fill_iterations)
-            coarse = grey.expand(-1, 3, -1, -1)
-        else:
-            coarse = push_pull(known, 1 - mask, self.fill_iterations)
-        x = torch.cat([known, mask, coarse], dim=1)
+        grey = torch.equal(known[:, 0], known[:, 1]) and torch.equal(known[:, 1], known[:, 2])
+        # grey: every fill is per channel, do it once; the fills want the plain layout
+        channels = (known[:, :1] if grey else known).contiguous()
+        mask = mask.contiguous()
+        with torch.no_grad():
+            if self.directions and not self.parameter_free:
+                fills, prior, errors = select_fills(
+                    channels, 1 - mask, self.directions, self.fill_iterations
+                )
+                coarse = fills[:, 0].expand(-1, 3, -1, -1) if grey else fills[:, 0]
+            else:
+                coarse = push_pull(channels, 1 - mask, self.fill_iterations)
+                coarse = coarse.expand(-1, 3, -1, -1) if grey else coarse
+        if self.parameter_free:
+            return coarse
+        parts = [known, mask, coarse]
+        if self.directions:
+            blend = _blend(prior, fills, grey)
+            if self.prior_only:
+                return blend
+            parts += [blend, errors]
+        x = torch.cat(parts, dim=1)
         if pad_r or pad_c:
             mode = "reflect" if rows > pad_r and cols > pad_c else "replicate"
             x = functional.pad(x, (0, pad_c, 0, pad_r), mode=mode)
+        if self.enc1.conv.weight.is_contiguous(memory_format=CHANNELS_LAST):
+            x = x.contiguous(memory_format=CHANNELS_LAST)  # the fills come in the plain layout
         e1 = self.enc1(x)
         e2 = self.enc2(e1)
         h = self.enc3(e2)
@@ -154,53 +217,16 @@ class GatedInpainter(nn.Module):
             h = h + block(h)
         h = self.dec3(torch.cat([_up(h, e2), e2], dim=1))
         h = self.dec2(torch.cat([_up(h, e1), e1], dim=1))
-        residual = self.head(torch.cat([_up(h, x), x], dim=1))
-        return coarse + self.residual_scale * residual[..., :rows, :cols]
+        out = self.head(torch.cat([_up(h, x), x], dim=1))[..., :rows, :cols]
+        if not self.directions:
+            return coarse + self.residual_scale * out
+        return _blend(prior + out, fills, grey)
 
 
-def push_pull(
-    values: torch.Tensor, weights: torch.Tensor, iterations: int = 4, sharpness: float = 8.0
-) -> torch.Tensor:
-    """Fill the unknown pixels (weight 0) smoothly from the known ones (weight 1).
-
-    Push-pull (Gortler et al.) with relaxation, i.e. a multigrid solution of Laplace's
-    equation in the hole: the known values are averaged down an image pyramid; on the way back
-    up, each level starts from the coarser level's fill and relaxes it towards the mean of its
-    four neighbours, keeping the cells it knows (a cell counts as known in proportion to its
-    share of known pixels, times `sharpness`). Full resolution gets `iterations` relaxation
-    steps, each coarser level twice as many (at most 8x), where they are cheap and carry far.
-
-    The result is the smooth membrane spanned by the hole's border: no blocks, no streaks, and
-    on our data about 1.2 dB better than Telea inside text holes before any learning. It has
-    no parameters; the network learns the detail it misses (edges and lines crossing the hole).
-    """
-    pyramid = [(values * weights, weights)]
-    while min(pyramid[-1][1].shape[-2:]) > 1:
-        v, w = pyramid[-1]
-        pyramid.append(
-            (
-                functional.avg_pool2d(v, 2, ceil_mode=True),
-                functional.avg_pool2d(w, 2, ceil_mode=True),
-            )
-        )
-    v, w = pyramid[-1]
-    filled = v / w.clamp_min(1e-6)
-    for level in range(len(pyramid) - 2, -1, -1):
-        v, w = pyramid[level]
-        alpha = (w * sharpness).clamp(0.0, 1.0)
-        known = alpha * (v / w.clamp_min(1e-6))
-        unknown = 1 - alpha
-        filled = known + unknown * _up(filled, v)
-        for _ in range(iterations << min(level, 3)):
-            padded = functional.pad(filled, (1, 1, 1, 1), mode="replicate")
-            neighbours = (
-                padded[..., :-2, 1:-1]
-                + padded[..., 2:, 1:-1]
-                + padded[..., 1:-1, :-2]
-                + padded[..., 1:-1, 2:]
-            )
-            filled = known + unknown * 0.25 * neighbours
-    return filled
+def _blend(logits: torch.Tensor, fills: torch.Tensor, grey: bool) -> torch.Tensor:
+    """Return the softmax(logits)-weighted sum of the fills (N, K, C, H, W) as 3 channels."""
+    blend = (torch.softmax(logits, dim=1).unsqueeze(2) * fills).sum(dim=1)
+    return blend.expand(-1, 3, -1, -1) if grey else blend
 
 
 def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -216,20 +242,36 @@ def build_inpainter(spec: dict[str, Any]) -> nn.Module:
     if len(widths) != 3:
         raise ValueError("an inpainter spec needs three widths")
     iterations = int(spec.get("fill_iterations", 4))
-    return GatedInpainter(widths, dilations, iterations)  # type: ignore[arg-type]
+    directions = tuple(float(a) for a in spec.get("directions", ()))
+    return GatedInpainter(widths, dilations, iterations, directions)  # type: ignore[arg-type]
 
 
 def fill_only(model: nn.Module) -> nn.Module:
-    """Return a copy of a gated inpainter whose learned correction is switched off.
+    """Return a copy of a gated inpainter that gives only its parameter-free membrane fill.
 
-    What is left is the parameter-free push-pull fill the network starts from; comparing
-    the two shows what the learning adds.
+    That is what the first design started from; comparing shows what everything else adds.
     """
     import copy
 
     base = copy.deepcopy(model)
-    with torch.no_grad():
-        base.residual_scale.zero_()
+    base.parameter_free = True
+    return base.eval()
+
+
+def prior_only(model: nn.Module) -> nn.Module:
+    """Return a copy of a gated inpainter that gives its parameter-free self-checked blend.
+
+    With directions, that is what the network starts from (`fills.select_fills`) before its
+    learned change to the blend and its correction; comparing shows what the learning adds.
+    Without directions it is the membrane, as `fill_only`.
+    """
+    import copy
+
+    base = copy.deepcopy(model)
+    if getattr(base, "directions", ()):
+        base.prior_only = True
+    else:
+        base.parameter_free = True
     return base.eval()
 
 
