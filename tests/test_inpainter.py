@@ -10,7 +10,7 @@ from medocr_cli.cli.app import app
 from medocr_cli.io import read_scan
 from medocr_cli.io.checkpoints import save_checkpoint
 from medocr_cli.models.checkpoint import pack
-from medocr_cli.models.fills import bridge_rows, directional_fill, directional_fills, select_fills
+from medocr_cli.models.fills import bridge_along, directional_fill, directional_fills, select_fills
 from medocr_cli.models.inpainter import (
     GatedConv2d,
     fill_only,
@@ -143,10 +143,10 @@ def test_windowed_fill_matches_whole_frame_fill_closely():
     assert np.abs(windowed[hole] - whole[hole]).max() < 0.05
 
 
-def test_bridge_rows_interpolates_between_the_nearest_known_pixels():
+def test_bridge_along_interpolates_between_the_nearest_known_pixels():
     values = torch.tensor([[[[0.0, 9.0, 9.0, 9.0, 4.0, 9.0]]]])
     known = torch.tensor([[[[True, False, False, False, True, False]]]])
-    filled, valid = bridge_rows(values, known)
+    filled, valid = bridge_along(values, known)
     assert torch.allclose(filled[0, 0, 0, :5], torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0]))
     assert valid[0, 0, 0].tolist() == [True, True, True, True, True, False]  # nothing right
 

@@ -16,8 +16,8 @@ a ring of known pixels around the hole ranks them per pixel. The network sees th
 membrane, the ranked blend and the ranking's errors, and predicts from a zero-initialised head a
 change to the ranking's logits: an untrained model gives the self-checked blend exactly,
 training teaches it where the ranking is wrong, and the output is always a blend of fills that
-continue the image (no painted artefacts). (The first design,
-still loadable, had only the membrane and the correction; its network learned to add 0.01 dB.)
+continue the image (no painted artefacts). The first design, still loadable, had only the
+membrane and a correction; its network learned to add 0.01 dB.
 
 Colour images use the 3 channels as RGB; grey images are replicated to 3 channels and the
 output's channel mean is used. One 3-channel model serves both: the same cost for grey and
@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from medocr_cli.models.fills import push_pull, select_fills
+from medocr_cli.models.fills import push_pull, select_fills, upsample_like
 from medocr_cli.models.registry import register
 from medocr_cli.types import join_overlapping
 
@@ -141,11 +141,10 @@ class GatedInpainter(nn.Module):
         super().__init__()
         self.fill_iterations = fill_iterations
         self.directions = tuple(float(a) for a in directions)
-        #: When True, forward returns the parameter-free membrane fill (see `fill_only`).
-        self.parameter_free = False
-        #: When True (and with directions), forward returns the self-checked blend of the
-        #: parameter-free fills that the network starts from (see `prior_only`).
-        self.prior_only = False
+        #: What forward returns: "learned" (the model), "membrane" (its parameter-free
+        #: membrane, see `fill_only`) or "prior" (the self-checked blend the network starts
+        #: from, see `prior_only`).
+        self.output = "learned"
         w1, w2, w3 = widths
         choices = len(self.directions) + 1 if self.directions else 0
         # the image, the hole, the membrane; with directions also the self-checked blend and
@@ -188,7 +187,7 @@ class GatedInpainter(nn.Module):
         channels = (known[:, :1] if grey else known).contiguous()
         mask = mask.contiguous()
         with torch.no_grad():
-            if self.directions and not self.parameter_free:
+            if self.directions and self.output != "membrane":
                 fills, prior, errors = select_fills(
                     channels, 1 - mask, self.directions, self.fill_iterations
                 )
@@ -196,12 +195,12 @@ class GatedInpainter(nn.Module):
             else:
                 coarse = push_pull(channels, 1 - mask, self.fill_iterations)
                 coarse = coarse.expand(-1, 3, -1, -1) if grey else coarse
-        if self.parameter_free:
+        if self.output == "membrane":
             return coarse
         parts = [known, mask, coarse]
         if self.directions:
             blend = _blend(prior, fills, grey)
-            if self.prior_only:
+            if self.output == "prior":
                 return blend
             parts += [blend, errors]
         x = torch.cat(parts, dim=1)
@@ -215,9 +214,9 @@ class GatedInpainter(nn.Module):
         h = self.enc3(e2)
         for block in self.bottleneck:
             h = h + block(h)
-        h = self.dec3(torch.cat([_up(h, e2), e2], dim=1))
-        h = self.dec2(torch.cat([_up(h, e1), e1], dim=1))
-        out = self.head(torch.cat([_up(h, x), x], dim=1))[..., :rows, :cols]
+        h = self.dec3(torch.cat([upsample_like(h, e2), e2], dim=1))
+        h = self.dec2(torch.cat([upsample_like(h, e1), e1], dim=1))
+        out = self.head(torch.cat([upsample_like(h, x), x], dim=1))[..., :rows, :cols]
         if not self.directions:
             return coarse + self.residual_scale * out
         return _blend(prior + out, fills, grey)
@@ -227,11 +226,6 @@ def _blend(logits: torch.Tensor, fills: torch.Tensor, grey: bool) -> torch.Tenso
     """Return the softmax(logits)-weighted sum of the fills (N, K, C, H, W) as 3 channels."""
     blend = (torch.softmax(logits, dim=1).unsqueeze(2) * fills).sum(dim=1)
     return blend.expand(-1, 3, -1, -1) if grey else blend
-
-
-def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Upsample `x` (bilinear) to the spatial size of `like`."""
-    return functional.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
 
 
 @register("gated-inpainter")
@@ -251,27 +245,25 @@ def fill_only(model: nn.Module) -> nn.Module:
 
     That is what the first design started from; comparing shows what everything else adds.
     """
-    import copy
-
-    base = copy.deepcopy(model)
-    base.parameter_free = True
-    return base.eval()
+    return _copy_giving(model, "membrane")
 
 
 def prior_only(model: nn.Module) -> nn.Module:
     """Return a copy of a gated inpainter that gives its parameter-free self-checked blend.
 
     With directions, that is what the network starts from (`fills.select_fills`) before its
-    learned change to the blend and its correction; comparing shows what the learning adds.
-    Without directions it is the membrane, as `fill_only`.
+    learned change to the blend; comparing shows what the learning adds. Without directions it
+    is the membrane, as `fill_only`.
     """
+    return _copy_giving(model, "prior" if getattr(model, "directions", ()) else "membrane")
+
+
+def _copy_giving(model: nn.Module, output: str) -> nn.Module:
+    """Return an eval-mode copy of `model` whose forward gives `output` (see `GatedInpainter`)."""
     import copy
 
     base = copy.deepcopy(model)
-    if getattr(base, "directions", ()):
-        base.prior_only = True
-    else:
-        base.parameter_free = True
+    base.output = output
     return base.eval()
 
 
