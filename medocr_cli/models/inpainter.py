@@ -191,10 +191,10 @@ class GatedInpainter(nn.Module):
                 fills, prior, errors = select_fills(
                     channels, 1 - mask, self.directions, self.fill_iterations
                 )
-                coarse = fills[:, 0].expand(-1, 3, -1, -1) if grey else fills[:, 0]
+                membrane = fills[:, 0]
             else:
-                coarse = push_pull(channels, 1 - mask, self.fill_iterations)
-                coarse = coarse.expand(-1, 3, -1, -1) if grey else coarse
+                membrane = push_pull(channels, 1 - mask, self.fill_iterations)
+        coarse = membrane.expand(-1, 3, -1, -1) if grey else membrane
         if self.output == "membrane":
             return coarse
         parts = [known, mask, coarse]
