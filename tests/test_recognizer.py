@@ -19,9 +19,11 @@ from medocr_cli.models.recognizer import (
     default_vocab,
     encode,
     greedy_decode,
+    line_width,
     normalise_line,
     pad_batch,
     recognizer_spec,
+    spec_width_scale,
     to_line,
 )
 from medocr_cli.models.registry import build, known
@@ -107,6 +109,24 @@ def test_to_line_and_normalise(shape):
     assert x.dtype == np.float32 and x.shape == line.shape
 
 
+def test_width_scale_widens_lines_and_old_specs_read_at_natural_width(tmp_path):
+    assert line_width(32, 40) == 40 and line_width(32, 40, width_scale=1.3) == 52
+    assert line_width(64, 400, width_scale=1.3) == 260  # height 32 first, then 1.3x
+    assert to_line(np.zeros((32, 40), np.uint8), width_scale=1.3).shape == (HEIGHT, 52)
+    spec = recognizer_spec(**TINY)
+    assert spec["width_scale"] == spec_width_scale(spec) == 1.3
+    old = {k: v for k, v in spec.items() if k != "width_scale"}  # a checkpoint made before it
+    assert spec_width_scale(old) == 1.0
+    crop = text_crop("Smith", 0.8)
+    for s, name in ((spec, "new"), (old, "old")):
+        (tmp_path / name).mkdir()
+        save_checkpoint(tmp_path / name / "recognizer.pt", pack(build(s).eval(), s))
+    new_width = Recognizer.from_weights_dir(tmp_path / "new").prepare(crop).shape[1]
+    old_width = Recognizer.from_weights_dir(tmp_path / "old").prepare(crop).shape[1]
+    assert old_width == line_width(*crop.shape[:2])
+    assert new_width == line_width(*crop.shape[:2], width_scale=1.3) > old_width
+
+
 def test_normalise_makes_text_positive_in_both_polarities():
     crop = text_crop("Smith", 0.8)
     a, b = normalise_line(to_line(crop)), normalise_line(to_line(255 - crop))
@@ -133,13 +153,13 @@ def overfit(tmp_path_factory):
     vocab = spec["vocab"]
     model = build(spec)
     crops = [text_crop(w, 0.5 + 0.1 * i) for i, w in enumerate(WORDS)]
-    inputs = [normalise_line(to_line(c)) for c in crops]
+    inputs = [normalise_line(to_line(c, width_scale=spec_width_scale(spec))) for c in crops]
     labels = [torch.tensor(encode(w, vocab)) for w in WORDS]
     ctc = torch.nn.CTCLoss(zero_infinity=True)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     rng = np.random.default_rng(0)
     losses = []
-    for step in range(400):
+    for step in range(600):
         pick = rng.choice(len(WORDS), 3, replace=False) if step % 2 else range(len(WORDS))
         x, lengths = pad_batch([inputs[i] for i in pick])
         targets = [labels[i] for i in pick]
@@ -153,7 +173,7 @@ def overfit(tmp_path_factory):
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
-        if step > 50 and np.mean(losses[-10:]) < 0.02:
+        if step > 50 and np.mean(losses[-10:]) < 0.005:
             break
     folder = tmp_path_factory.mktemp("rec-weights")
     save_checkpoint(folder / "recognizer.pt", pack(model.eval(), spec, half=False))
@@ -185,7 +205,7 @@ def test_recognizer_reads_crops_of_varying_widths_in_order(overfit):
 
 def test_checkpoint_round_trip_gives_identical_outputs(overfit, tmp_path):
     model, spec, crops, _, _ = overfit
-    x, _ = pad_batch([normalise_line(to_line(c)) for c in crops])
+    x, _ = pad_batch([normalise_line(to_line(c, width_scale=1.3)) for c in crops])
     with torch.inference_mode():
         reference = model.eval()(x)
         exact = unpack(pack(model, spec, half=False))(x)
@@ -215,7 +235,12 @@ def test_lines_load_and_augment(dataset):
     rng = np.random.default_rng(0)
     for i in range(len(lines)):
         x = train_sample(lines, i, rng, Augment())
-        assert x.shape[0] == HEIGHT and 16 <= x.shape[1] <= 512 and np.isfinite(x).all()
+        assert x.shape[0] == HEIGHT and 16 <= x.shape[1] <= 640 and np.isfinite(x).all()
+    # the model's width scale widens training lines by the same factor (no random stretch)
+    fixed = Augment(stretch=(1.0, 1.0), max_width=4096)
+    plain = [train_sample(lines, i, np.random.default_rng(1), fixed).shape[1] for i in range(5)]
+    wide = [train_sample(lines, i, np.random.default_rng(1), fixed, 1.3).shape[1] for i in range(5)]
+    assert all(abs(w - 1.3 * p) <= 4 for p, w in zip(plain, wide, strict=True))
     widths = np.arange(50.0)
     batches = list(width_batches(widths, 8, rng))
     assert len(batches) == 6 and all(len(b) == 8 for b in batches)

@@ -23,6 +23,7 @@ from medocr_cli.models.recognizer import (
     greedy_decode,
     normalise_line,
     pad_batch,
+    spec_width_scale,
     to_line,
 )
 
@@ -41,6 +42,7 @@ class Recognizer:
         self.vocab: str = self.spec["vocab"]
         self.max_width = int(self.spec.get("max_width", MAX_WIDTH))
         self.frames = int(self.spec.get("frames_per_column", 1))
+        self.width_scale = spec_width_scale(self.spec)
         self.device = torch.device(device)
         self.model = unpack(checkpoint, source=str(weights)).to(self.device).eval()
 
@@ -55,7 +57,7 @@ class Recognizer:
         Raises:
             ValueError: The crop is not 8-bit grey, grey+alpha, RGB or RGBA.
         """
-        return normalise_line(to_line(crop, self.max_width))
+        return normalise_line(to_line(crop, self.max_width, self.width_scale))
 
     def read_prepared(
         self, inputs: Sequence[np.ndarray], batch_size: int = 32

@@ -27,6 +27,7 @@ from medocr_cli.models.recognizer import (
     greedy_decode,
     pad_batch,
     recognizer_spec,
+    spec_width_scale,
 )
 from medocr_cli.models.registry import build
 from medocr_cli.training.loop import FitConfig, FitResult, fit
@@ -87,6 +88,7 @@ class RecognizerTask:
         )
         self.vocab: str = self.spec["vocab"]
         self.frames = int(self.spec.get("frames_per_column", 1))
+        self.width_scale = spec_width_scale(self.spec)
         self.device = torch.device(device)
         self.model = (model or build(self.spec)).to(self.device)
         self.recipe, self.seed = recipe, seed
@@ -96,7 +98,7 @@ class RecognizerTask:
         self.labels = [
             torch.tensor(encode(t, self.vocab), dtype=torch.long) for t in self.train.texts
         ]
-        self.widths = nominal_widths(self.train)
+        self.widths = nominal_widths(self.train, self.width_scale)
         self.handwritten = np.array(
             [i for i, k in enumerate(self.train.kinds) if k == "handwritten"], dtype=np.int64
         )
@@ -123,7 +125,10 @@ class RecognizerTask:
         batches = width_batches(self.widths[pool], self.recipe.batch_size, rng)
         for _, chunk in zip(range(self.n_train_batches()), batches, strict=False):
             index = pool[chunk]
-            lines = [train_sample(self.train, int(i), rng, self.recipe.augment) for i in index]
+            lines = [
+                train_sample(self.train, int(i), rng, self.recipe.augment, self.width_scale)
+                for i in index
+            ]
             x, lengths = pad_batch(lines, self.frames)
             labels = [self.labels[int(i)] for i in index]
             yield (
@@ -144,7 +149,9 @@ class RecognizerTask:
     def _inputs(self, lines: LineSet) -> list[np.ndarray]:
         key = id(lines)
         if key not in self._val_inputs:
-            self._val_inputs[key] = [eval_sample(lines, i) for i in range(len(lines))]
+            self._val_inputs[key] = [
+                eval_sample(lines, i, self.width_scale) for i in range(len(lines))
+            ]
         return self._val_inputs[key]
 
     def predict(
@@ -270,7 +277,8 @@ def evaluate_model(
     Recognised text is never put in the report, only the error figures (and CER per
     handwriting font, to see which styles fail).
     """
-    inputs = [eval_sample(lines, i) for i in range(len(lines))]
+    scale = spec_width_scale(spec)
+    inputs = [eval_sample(lines, i, scale) for i in range(len(lines))]
     started = time.perf_counter()
     readings, loss = read_inputs(model, spec, inputs, lines.texts, device, batch_size)
     seconds = time.perf_counter() - started

@@ -219,7 +219,7 @@ class Augment:
     stretch: tuple[float, float] = (0.8, 1.25)
     shear: tuple[float, float] = (-0.25, 0.25)
     rotate: tuple[float, float] = (-2.0, 2.0)
-    max_width: int = 512
+    max_width: int = 640
     p_blur: float = 0.25
     p_invert: float = 0.2
     p_flip_sign: float = 0.05
@@ -231,12 +231,17 @@ class Augment:
 
 
 def render_train_line(
-    source: np.ndarray, box: Sequence[int], rng: np.random.Generator, aug: Augment
+    source: np.ndarray,
+    box: Sequence[int],
+    rng: np.random.Generator,
+    aug: Augment,
+    width_scale: float = 1.0,
 ) -> np.ndarray:
     """Cut, distort and resize one line to a uint8 (32, W) training input.
 
     One affine warp does the crop (random margins), the resize to height 32, the horizontal
-    stretch, the shear and the rotation; pixels outside the source repeat its border.
+    stretch (the random one times the model's `width_scale`), the shear and the rotation; pixels
+    outside the source repeat its border.
     """
     import cv2
 
@@ -246,7 +251,7 @@ def render_train_line(
     rx0, ry0, rx1, ry1 = x0 - m[0], y0 - m[2], x1 + m[1], y1 + m[3]
     rx1, ry1 = max(rx1, rx0 + 2.0), max(ry1, ry0 + 2.0)
     scale = HEIGHT / (ry1 - ry0)
-    stretch = float(rng.uniform(*aug.stretch))
+    stretch = float(rng.uniform(*aug.stretch)) * width_scale
     width = round((rx1 - rx0) * scale * stretch / WIDTH_STEP) * WIDTH_STEP
     width = min(aug.max_width, max(MIN_WIDTH, width))
     sx, sy = width / (rx1 - rx0), scale
@@ -305,9 +310,11 @@ def photometric(line: np.ndarray, rng: np.random.Generator, aug: Augment) -> np.
     return np.clip(x, 0, 255)
 
 
-def train_sample(lines: LineSet, i: int, rng: np.random.Generator, aug: Augment) -> np.ndarray:
+def train_sample(
+    lines: LineSet, i: int, rng: np.random.Generator, aug: Augment, width_scale: float = 1.0
+) -> np.ndarray:
     """Return the normalised float32 (32, W) input of an augmented training line `i`."""
-    line = render_train_line(lines.array(i), lines.boxes[i], rng, aug)
+    line = render_train_line(lines.array(i), lines.boxes[i], rng, aug, width_scale)
     line = distort_strokes(line, rng, aug)
     x = normalise_line(photometric(line, rng, aug))
     if rng.random() < aug.p_flip_sign:
@@ -315,17 +322,17 @@ def train_sample(lines: LineSet, i: int, rng: np.random.Generator, aug: Augment)
     return x
 
 
-def eval_sample(lines: LineSet, i: int) -> np.ndarray:
+def eval_sample(lines: LineSet, i: int, width_scale: float = 1.0) -> np.ndarray:
     """Return the normalised input of line `i` with the fixed 4-pixel margin, no augmentation."""
-    return normalise_line(to_line(lines.eval_crop(i)))
+    return normalise_line(to_line(lines.eval_crop(i), width_scale=width_scale))
 
 
-def nominal_widths(lines: LineSet) -> np.ndarray:
-    """Return each line's width at height 32 with its evaluation margin (for width buckets)."""
+def nominal_widths(lines: LineSet, width_scale: float = 1.0) -> np.ndarray:
+    """Return each line's network width with its evaluation margin (for width buckets)."""
     b = lines.boxes.astype(np.float64)
     h = b[:, 3] - b[:, 1] + 2 * EVAL_MARGIN
     w = b[:, 2] - b[:, 0] + 2 * EVAL_MARGIN
-    return np.maximum(MIN_WIDTH, np.round(w * HEIGHT / np.maximum(h, 1)))
+    return np.maximum(MIN_WIDTH, np.round(w * HEIGHT * width_scale / np.maximum(h, 1)))
 
 
 def width_batches(
