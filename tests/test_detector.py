@@ -124,6 +124,22 @@ def test_tight_fit_hugs_the_text_pixels_and_pairs_with_cover():
     assert cover[:4] == (6, 16, 44, 28)  # core grown back, then stretched over the ink
 
 
+def test_tight_fit_keeps_each_line_of_a_stack_to_its_own_letters():
+    """A cover box reaches into the next line; its tight box must not take that line's ink."""
+    spec = dict(TINY, margin=0.3)
+    core = np.zeros((40, 60), np.float32)
+    text = np.zeros_like(core)
+    core[12:16, 5:30] = 0.9  # line 1: ink at y 20-36 (input px), core in its middle half
+    text[10:18, 5:30] = 0.8
+    core[21:25, 5:30] = 0.9  # line 2, just below: ink at y 38-54
+    text[19:27, 5:30] = 0.8
+    cover = boxes_from_map(core, spec, (80, 120), text)
+    first, second = boxes_from_map(core, spec, (80, 120), text, fit="tight")
+    assert len(cover) == 2 and cover[0][3] > 38  # the first cover box overlaps line 2's ink
+    assert 13 <= first[1] <= 20 and 36 <= first[3] <= 42  # ... its tight box stops at line 1
+    assert 31 <= second[1] <= 38 and 54 <= second[3] <= 60
+
+
 def test_boxes_at_the_edge_are_clipped_and_low_scores_dropped():
     core = np.zeros((20, 20), np.float32)
     core[0:2, 0:10] = 0.95

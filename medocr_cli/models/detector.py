@@ -232,6 +232,7 @@ def _fit_to_text(
     spec: dict[str, Any],
     shape: tuple[int, int],
     fit: str,
+    lines: list[tuple[float, float]] | None = None,
 ) -> list[tuple[int, int, int, int, float]]:
     """Adjust line boxes with the text-pixel components they touch.
 
@@ -243,6 +244,13 @@ def _fit_to_text(
     components plus 3 px and 5% of its height: close to the ink, the crop a recognizer
     wants, at the cost of missing a little of what the text map did not see. Boxes without
     components are kept as they are.
+
+    A cover box reaches well beyond its line (`unclip_box`'s margin), so in a stack of lines
+    it overlaps the letters of the lines above and below. For the cover fit that only makes
+    the box larger; a tight box taking them in would be a crop of three lines, which the
+    recognizer cannot read. So with `fit="tight"` and `lines` (each box's core centre row and
+    line height) a component counts only for the box whose core centre is nearest to its own
+    centre row, and only when it is at most 2 line heights tall.
     """
     import cv2
 
@@ -257,12 +265,18 @@ def _fit_to_text(
         for x, y, w, h, _ in stats[1:].tolist()
     ]
     height, width = shape
+    owner = _nearest_line(boxes, comps, lines) if fit == "tight" and lines else None
     out = []
-    for x0, y0, x1, y1, score in boxes:
+    for k, (x0, y0, x1, y1, score) in enumerate(boxes):
         hits = [
             (a, b, c, d)
-            for a, b, c, d in comps
-            if a < x1 and c > x0 and b < y1 and d > y0 and d - b <= 1.5 * (y1 - y0)
+            for j, (a, b, c, d) in enumerate(comps)
+            if a < x1
+            and c > x0
+            and b < y1
+            and d > y0
+            and d - b <= 1.5 * (y1 - y0)
+            and (owner is None or owner[j] == k)
         ]
         if not hits:
             out.append((x0, y0, x1, y1, score))
@@ -277,6 +291,29 @@ def _fit_to_text(
             a, b, c, d = min(x0, a), min(y0, b), max(x1, c), max(y1, d)
         out.append((max(0, a), max(0, b), min(width, c), min(height, d), score))
     return out
+
+
+def _nearest_line(
+    boxes: list[tuple[int, int, int, int, float]],
+    comps: list[tuple[int, int, int, int]],
+    lines: list[tuple[float, float]],
+) -> list[int]:
+    """Return, per text component, the index of the box it is read with (-1: none).
+
+    That is the box whose core centre row is nearest to the component's centre row, among the
+    boxes the component overlaps and whose line height it exceeds by at most 2x.
+    """
+    owner = []
+    for a, b, c, d in comps:
+        centre, best, best_k = (b + d) / 2.0, float("inf"), -1
+        for k, ((x0, y0, x1, y1, _), (row, line_height)) in enumerate(
+            zip(boxes, lines, strict=True)
+        ):
+            overlaps = a < x1 and c > x0 and b < y1 and d > y0
+            if overlaps and d - b <= 2.0 * line_height and abs(centre - row) < best:
+                best, best_k = abs(centre - row), k
+        owner.append(best_k)
+    return owner
 
 
 def boxes_from_map(
@@ -322,7 +359,7 @@ def boxes_from_map(
         cores = _join_lines(cores, shrink, float(spec["join"]))
     margin = float(spec.get("margin", 0.1))
     height, width = shape
-    boxes = []
+    boxes, lines = [], []
     for x0, y0, x1, y1, total, area in cores:
         score = total / area
         if score < float(spec["min_score"]):
@@ -334,8 +371,10 @@ def boxes_from_map(
         bx1, by1 = min(width, int(np.ceil(gx1))), min(height, int(np.ceil(gy1)))
         if bx1 > bx0 and by1 > by0:
             boxes.append((bx0, by0, bx1, by1, round(score, 4)))
+            line_height = (y1 - y0) * stride / max(1e-6, 1.0 - 2.0 * shrink)
+            lines.append(((y0 + y1) * stride / 2.0, line_height))
     if text is not None and float(spec.get("text_threshold", 0.5)) > 0:
-        boxes = _fit_to_text(boxes, text, spec, shape, fit)
+        boxes = _fit_to_text(boxes, text, spec, shape, fit, lines)
     return boxes
 
 
