@@ -119,8 +119,9 @@ def test_tight_fit_hugs_the_text_pixels_and_pairs_with_cover():
     text[10:12, 6:19] = 0.8  # ink at y 20-24, x 12-38 (input px)
     (cover,) = boxes_from_map(core, TINY, (80, 120), text)
     (tight,) = boxes_from_map(core, TINY, (80, 120), text, fit="tight")
-    # the ink box (12, 20, 38, 24), grown by the 1 px text pad, then by 3 px + 5% of its height
-    assert tight[:4] == (7, 15, 43, 29)
+    # the ink box (12, 20, 38, 24), grown by the 1 px text pad (and the map's 2 px stride), then
+    # by 5% of its height, rounded outwards
+    assert tight[:4] == (10, 18, 40, 26)
     assert cover[:4] == (6, 16, 44, 28)  # core grown back, then stretched over the ink
 
 

@@ -241,8 +241,9 @@ def _fit_to_text(
     spans several lines is no guide). With `fit="cover"` each box is stretched over its
     components: the core can stop short of a faint last letter or a tall ascender that the
     text map still sees. With `fit="tight"` the box becomes the bounding box of its
-    components plus 3 px and 5% of its height: close to the ink, the crop a recognizer
-    wants, at the cost of missing a little of what the text map did not see. Boxes without
+    components (each already grown by `text_pad`) plus 5% of its height: close to the ink,
+    the crop a recognizer wants (it was trained on crops a few pixels beyond the ink), at the
+    cost of missing a little of what the text map did not see. Boxes without
     components are kept as they are.
 
     A cover box reaches well beyond its line (`unclip_box`'s margin), so in a stack of lines
@@ -284,7 +285,7 @@ def _fit_to_text(
         a, b = min(h[0] for h in hits), min(h[1] for h in hits)
         c, d = max(h[2] for h in hits), max(h[3] for h in hits)
         if fit == "tight":
-            grow = 3 + 0.05 * (d - b)
+            grow = 0.05 * (d - b)
             a, b = int(np.floor(a - grow)), int(np.floor(b - grow))
             c, d = int(np.ceil(c + grow)), int(np.ceil(d + grow))
         else:
