@@ -24,17 +24,17 @@ import cv2
 import torch
 
 from medocr_cli.pipeline.extract import ExtractConfig, extract_frames, load_models
+from medocr_cli.stages.merge import box_iou
 from medocr_cli.training.metrics import character_error_rate
+from medocr_cli.training.recognizer import exact_rate
+from medocr_cli.types import Box
 
 
-def iou(a: list[int], b: tuple[int, int, int, int]) -> tuple[float, float]:
-    """Return (IoU, share of `a` covered) of two (x0, y0, x1, y1) boxes."""
-    w = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    area_a = (a[2] - a[0]) * (a[3] - a[1])
-    area_b = (b[2] - b[0]) * (b[3] - b[1])
-    return inter / max(1, area_a + area_b - inter), inter / max(1, area_a)
+def covered_share(truth: Box, box: Box) -> float:
+    """Return the share of `truth`'s area that `box` covers."""
+    w = max(0, min(truth.x1, box.x1) - max(truth.x0, box.x0))
+    h = max(0, min(truth.y1, box.y1) - max(truth.y0, box.y0))
+    return w * h / max(1, truth.width * truth.height)
 
 
 def main() -> None:
@@ -63,8 +63,8 @@ def main() -> None:
         for item in record["items"]:
             if item["kind"] != "handwritten":
                 continue
-            scored = [(iou(item["box"], (b.x0, b.y0, b.x1, b.y1)), b.text) for b in boxes]
-            scored = [(i, text) for (i, covered), text in scored if covered >= 0.5]
+            truth = Box(0, *item["box"])
+            scored = [(box_iou(truth, b), b.text) for b in boxes if covered_share(truth, b) >= 0.5]
             text = max(scored)[1] if scored else ""
             unmatched += not scored
             truths.append(item["text"])
@@ -76,9 +76,7 @@ def main() -> None:
         "images": len(records),
         "handwritten_lines": len(truths),
         "cer_handwritten": round(character_error_rate(truths, reads), 4),
-        "exact_handwritten": round(
-            sum(t == r for t, r in zip(truths, reads, strict=True)) / max(1, len(truths)), 4
-        ),
+        "exact_handwritten": round(exact_rate(truths, reads), 4),
         "unmatched_lines": unmatched,
         "seconds_per_image": round(seconds / max(1, len(records)), 3),
         "threads": args.threads,

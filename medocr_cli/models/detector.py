@@ -19,6 +19,7 @@ size, padded by the caller to a multiple of `STRIDE`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -169,18 +170,31 @@ def shrink_box(box: tuple[float, float, float, float], shrink: float) -> tuple[f
     return (x0 + dx, y0 + dy, x1 - dx, y1 - dy)
 
 
+def line_height(core_height: float, shrink: float) -> float:
+    """Return the height of the text line whose core (its middle band) is `core_height` high.
+
+    Training shrinks each line box by `shrink` of its height at top and bottom to make the core,
+    so the line is the core's height divided by (1 - 2 x shrink).
+    """
+    return core_height / max(1e-6, 1.0 - 2.0 * shrink)
+
+
+def _touches(box: Sequence[float], comp: Sequence[float]) -> bool:
+    """Whether two (x0, y0, x1, y1, ...) rectangles overlap (touching edges do not count)."""
+    return comp[0] < box[2] and comp[2] > box[0] and comp[1] < box[3] and comp[3] > box[1]
+
+
 def unclip_box(
     core: tuple[float, float, float, float], shrink: float, margin: float
 ) -> tuple[float, float, float, float]:
     """Grow a predicted core back to its line box, plus `margin` x the line height each side.
 
-    The line height is the core's divided by (1 - 2 x shrink); growing a little beyond the
-    shrink is on purpose: a box slightly too large costs a few repainted pixels, one slightly
+    The line height is `line_height` of the core's; growing a little beyond the shrink is on
+    purpose: a box slightly too large costs a few repainted pixels, one slightly
     too small leaves the edge of the letters behind.
     """
     x0, y0, x1, y1 = core
-    height = (y1 - y0) / max(1e-6, 1.0 - 2.0 * shrink)
-    grow = (shrink + margin) * height
+    grow = (shrink + margin) * line_height(y1 - y0, shrink)
     return (x0 - grow, y0 - grow, x1 + grow, y1 + grow)
 
 
@@ -211,7 +225,7 @@ def _join_lines(cores: list[list[float]], shrink: float, join: float) -> list[li
             if max(ha, hb) > 2.5 * min(ha, hb):
                 continue
             gap = max(bx0 - ax1, ax0 - bx1)
-            if gap <= join * max(ha, hb) / max(1e-6, 1.0 - 2.0 * shrink):
+            if gap <= join * line_height(max(ha, hb), shrink):
                 parent[root(j)] = root(i)
     groups: dict[int, list[float]] = {}
     for i, core in enumerate(cores):
@@ -270,13 +284,10 @@ def _fit_to_text(
     out = []
     for k, (x0, y0, x1, y1, score) in enumerate(boxes):
         hits = [
-            (a, b, c, d)
-            for j, (a, b, c, d) in enumerate(comps)
-            if a < x1
-            and c > x0
-            and b < y1
-            and d > y0
-            and d - b <= 1.5 * (y1 - y0)
+            comp
+            for j, comp in enumerate(comps)
+            if _touches((x0, y0, x1, y1), comp)
+            and comp[3] - comp[1] <= 1.5 * (y1 - y0)
             and (owner is None or owner[j] == k)
         ]
         if not hits:
@@ -305,13 +316,11 @@ def _nearest_line(
     boxes the component overlaps and whose line height it exceeds by at most 2x.
     """
     owner = []
-    for a, b, c, d in comps:
-        centre, best, best_k = (b + d) / 2.0, float("inf"), -1
-        for k, ((x0, y0, x1, y1, _), (row, line_height)) in enumerate(
-            zip(boxes, lines, strict=True)
-        ):
-            overlaps = a < x1 and c > x0 and b < y1 and d > y0
-            if overlaps and d - b <= 2.0 * line_height and abs(centre - row) < best:
+    for comp in comps:
+        centre, best, best_k = (comp[1] + comp[3]) / 2.0, float("inf"), -1
+        for k, (box, (row, height)) in enumerate(zip(boxes, lines, strict=True)):
+            near = abs(centre - row) < best
+            if near and _touches(box, comp) and comp[3] - comp[1] <= 2.0 * height:
                 best, best_k = abs(centre - row), k
         owner.append(best_k)
     return owner
@@ -372,8 +381,7 @@ def boxes_from_map(
         bx1, by1 = min(width, int(np.ceil(gx1))), min(height, int(np.ceil(gy1)))
         if bx1 > bx0 and by1 > by0:
             boxes.append((bx0, by0, bx1, by1, round(score, 4)))
-            line_height = (y1 - y0) * stride / max(1e-6, 1.0 - 2.0 * shrink)
-            lines.append(((y0 + y1) * stride / 2.0, line_height))
+            lines.append(((y0 + y1) * stride / 2.0, line_height((y1 - y0) * stride, shrink)))
     if text is not None and float(spec.get("text_threshold", 0.5)) > 0:
         boxes = _fit_to_text(boxes, text, spec, shape, fit, lines)
     return boxes
