@@ -26,6 +26,7 @@ from medocr_cli.models.recognizer import (
     spec_width_scale,
     to_line,
 )
+from medocr_cli.models.recognizer_grow import widen_recognizer
 from medocr_cli.models.registry import build, known
 from medocr_cli.pipeline.generate_dataset import GenerateConfig, run_generate_dataset
 from medocr_cli.stages.recognize import Recognizer
@@ -219,6 +220,27 @@ def test_checkpoint_round_trip_gives_identical_outputs(overfit, tmp_path):
     assert torch.allclose(first, reference, atol=0.05)
 
 
+def test_widened_recognizer_reads_as_before_until_trained(overfit):
+    model, spec, crops, _, _ = overfit
+    checkpoint = pack(model, spec, half=False)
+    wider = [c + 8 for c in spec["channels"]]
+    grown = widen_recognizer(checkpoint, wider)
+    assert grown["spec"]["channels"] == wider and grown["trained_with"]["widened_from"]
+    x, _ = pad_batch([normalise_line(to_line(c, width_scale=1.3)) for c in crops])
+    big = unpack(grown)
+    assert sum(p.numel() for p in big.parameters()) > sum(p.numel() for p in model.parameters())
+    with torch.inference_mode():
+        assert torch.allclose(big.eval()(x), model.eval()(x), atol=1e-5)
+    # nothing reads the new channels yet, so they get no gradient at first; the zero weights
+    # that will read them do, so training brings them in
+    big.train()
+    big(x).pow(2).mean().backward()
+    assert float(big.cnn[0].weight.grad[spec["channels"][0] :].abs().sum()) == 0.0
+    assert float(big.rnn.weight_ih_l0.grad[:, spec["channels"][-1] :].abs().sum()) > 0.0
+    with pytest.raises(ValueError, match="at least"):
+        widen_recognizer(checkpoint, [c - 1 for c in spec["channels"]])
+
+
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("rec") / "ds"
@@ -295,3 +317,15 @@ def test_train_cli_writes_checkpoint_and_evaluates(dataset, tmp_path):
     assert metrics["cer_handwritten"] >= 0.0 and metrics["n_lines"] > 0
     result = runner.invoke(app, ["train", "recognizer", str(dataset), "--size", "64"])
     assert result.exit_code == 2
+    # a fine-tune keeps the network of its --init checkpoint, a widened one included
+    wide = tmp_path / "wide.pt"
+    channels = [c + 8 for c in checkpoint["spec"]["channels"]]
+    save_checkpoint(wide, widen_recognizer(checkpoint, channels))
+    result = runner.invoke(
+        app,
+        ["--quiet", "train", "recognizer", str(dataset), "--epochs", "1", "--batch-size", "8",
+         "--init", str(wide), "--out", str(tmp_path / "wide-run"), "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    tuned = load_checkpoint(tmp_path / "wide-run" / "recognizer.pt")
+    assert tuned["spec"]["channels"] == channels

@@ -310,7 +310,11 @@ def train_recognizer(
 ) -> tuple[FitResult, dict[str, Any]]:
     """Train on the train split, pick the best epoch on val, then report it on the test split.
 
-    The test report is stored in the best checkpoint's metrics.
+    A fine-tune (`config.init`) keeps the network of the checkpoint it starts from (its
+    channels, LSTM size and width scale, so a widened checkpoint trains as such), and a resumed
+    run the network of its own best checkpoint; the recipe's network settings only shape a
+    fresh one. The test report is stored in the best checkpoint's
+    metrics.
     """
     from medocr_cli.io.checkpoints import load_checkpoint, save_checkpoint
     from medocr_cli.models.checkpoint import unpack
@@ -318,7 +322,13 @@ def train_recognizer(
     torch.manual_seed(config.seed)
     train = load_lines(data, "train")
     val = load_lines(data, "val")
-    task = RecognizerTask(train, val, recipe, device, config.seed)
+    own_best = Path(config.out) / "recognizer.pt"
+    spec = None
+    if config.resume and own_best.is_file():
+        spec = load_checkpoint(own_best)["spec"]  # the network this run has been training
+    elif config.init is not None:
+        spec = load_checkpoint(config.init)["spec"]
+    task = RecognizerTask(train, val, recipe, device, config.seed, spec=spec)
     result = fit(task, config)
     best = load_checkpoint(result.best_path)
     model = unpack(best, source=str(result.best_path)).to(device)
