@@ -24,17 +24,10 @@ import cv2
 import torch
 
 from medocr_cli.pipeline.extract import ExtractConfig, extract_frames, load_models
-from medocr_cli.stages.merge import box_iou
+from medocr_cli.stages.merge import box_coverage, box_iou
 from medocr_cli.training.metrics import character_error_rate
 from medocr_cli.training.recognizer import exact_rate
 from medocr_cli.types import Box
-
-
-def covered_share(truth: Box, box: Box) -> float:
-    """Return the share of `truth`'s area that `box` covers."""
-    w = max(0, min(truth.x1, box.x1) - max(truth.x0, box.x0))
-    h = max(0, min(truth.y1, box.y1) - max(truth.y0, box.y0))
-    return w * h / max(1, truth.width * truth.height)
 
 
 def main() -> None:
@@ -64,7 +57,7 @@ def main() -> None:
             if item["kind"] != "handwritten":
                 continue
             truth = Box(0, *item["box"])
-            scored = [(box_iou(truth, b), b.text) for b in boxes if covered_share(truth, b) >= 0.5]
+            scored = [(box_iou(truth, b), b.text) for b in boxes if box_coverage(truth, b) >= 0.5]
             text = max(scored)[1] if scored else ""
             unmatched += not scored
             truths.append(item["text"])

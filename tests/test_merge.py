@@ -19,7 +19,13 @@ from medocr_cli.pipeline.merge import (
     merge_entries,
     union_of_labels,
 )
-from medocr_cli.stages.merge import merge_boxes, reading_order, same_line, same_region
+from medocr_cli.stages.merge import (
+    box_coverage,
+    merge_boxes,
+    reading_order,
+    same_line,
+    same_region,
+)
 from medocr_cli.types import Box
 
 runner = CliRunner()
@@ -38,6 +44,14 @@ def rect(b):
 
 
 # --- regions ---------------------------------------------------------------------------------
+
+
+def test_box_coverage_is_the_share_of_the_first_box_inside_the_second():
+    line, half = Box(0, 0, 0, 100, 20), Box(0, 50, -5, 300, 40)
+    assert box_coverage(line, half) == 0.5
+    assert box_coverage(half, line) == pytest.approx(1000 / (250 * 45))
+    assert box_coverage(line, Box(0, 200, 0, 300, 20)) == 0.0
+    assert box_coverage(Box(0, 5, 5, 5, 5), line) == 0.0  # an empty box covers nothing
 
 
 def test_duplicates_from_two_extractors_become_one_union_box():

@@ -87,6 +87,12 @@ def box_iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def box_coverage(a: Box, b: Box) -> float:
+    """Fraction of `a`'s area that lies inside `b` (0 for an empty `a`)."""
+    area = _area(a)
+    return _intersection(a, b) / area if area > 0 else 0.0
+
+
 def box_containment(a: Box, b: Box) -> float:
     """Fraction of the smaller box's area that lies inside the other box."""
     smaller = min(_area(a), _area(b))

@@ -313,8 +313,7 @@ def train_recognizer(
     A fine-tune (`config.init`) keeps the network of the checkpoint it starts from (its
     channels, LSTM size and width scale, so a widened checkpoint trains as such), and a resumed
     run the network of its own best checkpoint; the recipe's network settings only shape a
-    fresh one. The test report is stored in the best checkpoint's
-    metrics.
+    fresh one. The test report is stored in the best checkpoint's metrics.
     """
     from medocr_cli.io.checkpoints import load_checkpoint, save_checkpoint
     from medocr_cli.models.checkpoint import unpack
