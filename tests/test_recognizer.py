@@ -11,8 +11,9 @@ import torch
 from typer.testing import CliRunner
 
 from medocr_cli.cli.app import app
+from medocr_cli.errors import UsageError
 from medocr_cli.io.checkpoints import load_checkpoint, save_checkpoint
-from medocr_cli.models.checkpoint import pack, unpack
+from medocr_cli.models.checkpoint import average_checkpoints, pack, unpack
 from medocr_cli.models.recognizer import (
     HEIGHT,
     decode_indices,
@@ -241,6 +242,38 @@ def test_widened_recognizer_reads_as_before_until_trained(overfit):
         widen_recognizer(checkpoint, [c - 1 for c in spec["channels"]])
 
 
+def _nudged(checkpoint: dict, by: float) -> dict:
+    """A copy of `checkpoint` with `by` added to every float weight."""
+    state = {
+        k: v + by if v.is_floating_point() else v.clone()
+        for k, v in checkpoint["state_dict"].items()
+    }
+    return {**checkpoint, "state_dict": state}
+
+
+def test_average_checkpoints_takes_the_mean_and_refuses_other_networks(overfit):
+    model, spec, _, _, _ = overfit
+    checkpoint = pack(model, spec, half=False)
+    up, down = _nudged(checkpoint, 0.5), _nudged(checkpoint, -0.25)
+    mean = average_checkpoints([checkpoint, up, down], ["a", "b", "c"])
+    for key, value in checkpoint["state_dict"].items():
+        expected = value + 0.25 / 3 if value.is_floating_point() else value
+        assert torch.allclose(mean["state_dict"][key], expected, atol=1e-6), key
+    assert mean["spec"] == spec and mean["trained_with"]["averaged"] == ["a", "b", "c"]
+    assert mean["metrics"] == {}
+    half = average_checkpoints([pack(model, spec), pack(model, spec)], ["a", "b"])
+    assert half["state_dict"]["cnn.0.weight"].dtype == torch.float16  # stored as it came
+    with pytest.raises(UsageError, match="at least two"):
+        average_checkpoints([checkpoint], ["a"])
+    wider = widen_recognizer(checkpoint, [c + 8 for c in spec["channels"]])
+    with pytest.raises(UsageError, match="channels") as err:
+        average_checkpoints([checkpoint, wider], ["a", "wide.pt"])
+    assert err.value.path is not None and err.value.path.name == "wide.pt"
+    wider["spec"] = dict(spec)  # same spec, other layer shapes
+    with pytest.raises(UsageError, match="layers do not match"):
+        average_checkpoints([checkpoint, wider], ["a", "b"])
+
+
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("rec") / "ds"
@@ -329,3 +362,33 @@ def test_train_cli_writes_checkpoint_and_evaluates(dataset, tmp_path):
     assert result.exit_code == 0, result.output
     tuned = load_checkpoint(tmp_path / "wide-run" / "recognizer.pt")
     assert tuned["spec"]["channels"] == channels
+
+
+def test_train_cli_averages_checkpoints_and_measures_the_average(dataset, overfit, tmp_path):
+    model, spec, _, _, _ = overfit
+    checkpoint = pack(model, spec, half=False)
+    a, b, out = tmp_path / "a.pt", tmp_path / "b.pt", tmp_path / "soup"
+    save_checkpoint(a, checkpoint)
+    save_checkpoint(b, _nudged(checkpoint, 0.1))
+    args = ["train", "recognizer", str(dataset), "--average", str(a), "--average", str(b)]
+    result = runner.invoke(app, [*args, "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["averaged"] == [str(a), str(b)]
+    assert {"cer_handwritten", "n_lines"} <= set(report["val"]) and report["test"]["n_lines"] > 0
+    soup = load_checkpoint(out / "recognizer.pt")
+    assert soup["metrics"]["val"] == report["val"] and soup["metrics"]["test"] == report["test"]
+    assert soup["trained_with"]["averaged"] == [str(a), str(b)]
+    expected = checkpoint["state_dict"]["cnn.0.weight"] + 0.05
+    assert torch.allclose(soup["state_dict"]["cnn.0.weight"], expected, atol=1e-6)
+    assert sorted(p.name for p in out.iterdir()) == ["recognizer.pt"]  # no scratch file left
+    # one checkpoint, another stage's checkpoint, or a training option: clear usage errors
+    result = runner.invoke(app, ["train", "recognizer", str(dataset), "--average", str(a)])
+    assert result.exit_code == 2 and "at least two" in result.output
+    other = tmp_path / "classifier.pt"
+    save_checkpoint(other, {**checkpoint, "spec": {**spec, "arch": "resnet18-classifier"}})
+    result = runner.invoke(app, [*args[:-1], str(other), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "classifier.pt" in result.output
+    assert not (tmp_path / "x" / "recognizer.pt").exists()
+    result = runner.invoke(app, [*args, "--resume"])
+    assert result.exit_code == 2 and "--average" in result.output

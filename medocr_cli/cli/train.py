@@ -51,6 +51,14 @@ def train(
         typer.Option(help="Checkpoint to evaluate (default: the shipped STAGE.pt)."),
     ] = None,
     split: Annotated[str, typer.Option(help="Split to evaluate with --evaluate-only.")] = "test",
+    average: Annotated[
+        list[Path] | None,
+        typer.Option(
+            metavar="<path>",
+            help="Train nothing: average these checkpoints' weights (give it two or more times; "
+            "fine-tunes of one checkpoint) into OUT/STAGE.pt, measured on DATA's val and test.",
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
 ) -> None:
     """Train a stage on a generated dataset: progress bars, per-epoch validation, best checkpoint.
@@ -59,12 +67,34 @@ def train(
     `OUT/STAGE.last.pt` (for `--resume`), `OUT/STAGE.history.json`, `OUT/STAGE.curves.png`
     and stage pictures (the classifier's `classifier.confusion.png` on the test split). Uses a
     GPU when there is one. With `--evaluate-only`, prints the metrics of `--weights` on `--split`.
+    With `--average`, writes the mean of checkpoints' weights (a "model soup") instead.
     """
     from medocr_cli.config import resolve_device, weights_dir
-    from medocr_cli.pipeline.train import TrainOptions, run_evaluate, run_train
+    from medocr_cli.errors import UsageError
+    from medocr_cli.pipeline.train import TrainOptions, run_average, run_evaluate, run_train
 
     opts = global_options(ctx)
     chosen = resolve_device(device or opts.device)
+    if average:
+        if evaluate_only or resume or init is not None:
+            raise UsageError(
+                "--average trains nothing: it cannot go with --evaluate-only, --resume or --init",
+                hint="average first, then evaluate or fine-tune the averaged checkpoint",
+            )
+        averaged = run_average(stage, data, list(average), out, chosen)
+        if json_out:
+            print_json(
+                {
+                    "checkpoint": str(averaged.checkpoint),
+                    "averaged": [str(p) for p in average],
+                    "val": averaged.val,
+                    "test": averaged.test,
+                }
+            )
+        else:
+            _print_report(stage, "val", averaged.checkpoint, averaged.val)
+            _print_report(stage, "test", averaged.checkpoint, averaged.test)
+        return
     if evaluate_only:
         checkpoint = weights or weights_dir() / f"{stage}.pt"
         report = run_evaluate(stage, data, checkpoint, split, chosen)

@@ -93,3 +93,59 @@ def run_train(stage: str, opts: TrainOptions) -> TrainOutcome:
 def run_evaluate(stage: str, data: Path, weights: Path, split: str, device: str) -> dict[str, Any]:
     """Return the metrics of the checkpoint `weights` on one split of `data`."""
     return trainer_of(stage).evaluate(data, weights, split, device)
+
+
+@dataclass
+class AverageOutcome:
+    """What a weight average produced: the checkpoint and its val and test reports."""
+
+    stage: str
+    checkpoint: Path
+    val: dict[str, Any]
+    test: dict[str, Any]
+
+
+def run_average(
+    stage: str, data: Path, sources: list[Path], out: Path | None, device: str
+) -> AverageOutcome:
+    """Average the weights of checkpoints of `stage` into OUT/STAGE.pt and measure it on `data`.
+
+    The average is measured on the dataset's val and test splits from a scratch file beside
+    the target, and only then written (atomically) to OUT/STAGE.pt with those metrics, so that
+    file never holds an average that was not measured.
+
+    Raises:
+        UsageError: Fewer than two checkpoints, a checkpoint of another stage, or checkpoints
+            of different networks.
+    """
+    from medocr_cli.io.checkpoints import load_checkpoint, save_checkpoint
+    from medocr_cli.models.checkpoint import average_checkpoints
+
+    trainer = trainer_of(stage)
+    checkpoints = []
+    for source in sources:
+        checkpoint = load_checkpoint(source)
+        arch = checkpoint.get("spec", {}).get("arch")
+        if arch != trainer.arch:
+            raise UsageError(
+                f"a {arch!r} checkpoint, not one of the {stage} ({trainer.arch!r})",
+                hint=f"average checkpoints written by `medocr train {stage}`",
+                path=source,
+            )
+        checkpoints.append(checkpoint)
+    averaged = average_checkpoints(checkpoints, [str(p) for p in sources])
+    averaged["trained_with"].update(
+        command="medocr " + " ".join(shlex.quote(a) for a in sys.argv[1:]), data=str(data)
+    )
+    target = (out or trainer.defaults.out) / f"{stage}.pt"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = target.with_name(f".{stage}.averaged.pt")
+    try:
+        save_checkpoint(scratch, averaged)
+        val = trainer.evaluate(data, scratch, "val", device)
+        test = trainer.evaluate(data, scratch, "test", device)
+    finally:
+        scratch.unlink(missing_ok=True)
+    averaged["metrics"] = {"val": val, "test": test}
+    save_checkpoint(target, averaged)
+    return AverageOutcome(stage, target, val, test)

@@ -207,4 +207,5 @@ def stage_trainer() -> StageTrainer:
         size=224,
         train=train,
         evaluate=evaluate_classifier,
+        arch="resnet18-classifier",
     )

@@ -448,4 +448,5 @@ def stage_trainer() -> StageTrainer:
         size=256,
         train=train,
         evaluate=evaluate_detector,
+        arch="text-detector",
     )

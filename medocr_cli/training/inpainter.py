@@ -450,4 +450,5 @@ def stage_trainer() -> StageTrainer:
         size=128,
         train=train,
         evaluate=evaluate_inpainter,
+        arch="gated-inpainter",
     )

@@ -378,4 +378,5 @@ def stage_trainer() -> StageTrainer:
         size=None,
         train=train,
         evaluate=evaluate_recognizer,
+        arch="crnn-ctc",
     )

@@ -44,10 +44,16 @@ EvaluateFn = Callable[[Path, Path, str, str], dict[str, Any]]
 
 @dataclass
 class StageTrainer:
-    """How one stage trains and evaluates, with its default recipe."""
+    """How one stage trains and evaluates, with its default recipe.
+
+    Attributes:
+        arch: The registered architecture of the stage's checkpoints, so that a checkpoint of
+            another stage is refused by name rather than failing deep inside a loader.
+    """
 
     defaults: FitConfig
     batch_size: int
     size: int | None
     train: TrainFn
     evaluate: EvaluateFn
+    arch: str
