@@ -22,10 +22,14 @@ DEFAULT_MEAN = (0.2, 0.2, 0.2)
 DEFAULT_STD = (0.25, 0.25, 0.25)
 
 
+#: Registry name of this network; checkpoint specs and `medocr train` refer to it.
+ARCH = "resnet18-classifier"
+
+
 def classifier_spec(size: int = 224, dropout: float = 0.3) -> dict[str, Any]:
     """Return the spec of a classifier taking `size` x `size` inputs."""
     return {
-        "arch": "resnet18-classifier",
+        "arch": ARCH,
         "labels": list(LABELS),
         "input_size": int(size),
         "channels": 3,
@@ -36,7 +40,7 @@ def classifier_spec(size: int = 224, dropout: float = 0.3) -> dict[str, Any]:
     }
 
 
-@register("resnet18-classifier")
+@register(ARCH)
 def build_classifier(spec: dict[str, Any]) -> nn.Module:
     """Build the ResNet18 with its `fc` replaced by Dropout + Linear to the spec's labels."""
     model = resnet18(weights=None)

@@ -35,6 +35,10 @@ STRIDE = 16
 CHANNELS = ("core", "text")
 
 
+#: Registry name of this network; checkpoint specs and `medocr train` refer to it.
+ARCH = "text-detector"
+
+
 def detector_spec(
     widths: tuple[int, ...] = (12, 24, 48, 96),
     decoder: int = 16,
@@ -59,7 +63,7 @@ def detector_spec(
         text_threshold: Boxes are stretched over text-map components above this (0: off).
     """
     return {
-        "arch": "text-detector",
+        "arch": ARCH,
         "widths": [int(w) for w in widths],
         "decoder": int(decoder),
         "in_channels": 2,
@@ -122,7 +126,7 @@ class TextDetector(nn.Module):
         return self.head(y)
 
 
-@register("text-detector")
+@register(ARCH)
 def build_detector(spec: dict[str, Any]) -> nn.Module:
     """Build the untrained detector of a spec made by `detector_spec`."""
     return TextDetector(

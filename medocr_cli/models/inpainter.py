@@ -56,6 +56,10 @@ CHANNELS_LAST = torch.channels_last
 DIRECTIONS = (0.0, 26.565, 45.0, 63.435, 90.0, 116.565, 135.0, 153.435)
 
 
+#: Registry name of this network; checkpoint specs and `medocr train` refer to it.
+ARCH = "gated-inpainter"
+
+
 def inpainter_spec(
     widths: tuple[int, int, int] = (24, 48, 64),
     dilations: tuple[int, ...] = (2, 2, 4, 4),
@@ -77,7 +81,7 @@ def inpainter_spec(
     the membrane alone; 8 keeps the directional design within its time on 2 cores.
     """
     return {
-        "arch": "gated-inpainter",
+        "arch": ARCH,
         "widths": [int(w) for w in widths],
         "dilations": [int(d) for d in dilations],
         "directions": [float(a) for a in directions],
@@ -228,7 +232,7 @@ def _blend(logits: torch.Tensor, fills: torch.Tensor, grey: bool) -> torch.Tenso
     return blend.expand(-1, 3, -1, -1) if grey else blend
 
 
-@register("gated-inpainter")
+@register(ARCH)
 def build_inpainter(spec: dict[str, Any]) -> nn.Module:
     """Build the gated inpainter that `spec` describes."""
     widths = tuple(int(w) for w in spec.get("widths", (24, 48, 64)))

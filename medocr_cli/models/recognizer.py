@@ -58,6 +58,10 @@ def default_vocab() -> str:
     return "".join(sorted(set(PRINTED_CHARSET) | set(NOTE_CHARSET)))
 
 
+#: Registry name of this network; checkpoint specs and `medocr train` refer to it.
+ARCH = "crnn-ctc"
+
+
 def recognizer_spec(
     vocab: str | None = None,
     channels: Sequence[int] = DEFAULT_CHANNELS,
@@ -68,7 +72,7 @@ def recognizer_spec(
 ) -> dict[str, Any]:
     """Return the spec of a CRNN recognizer (everything needed to rebuild and feed it)."""
     return {
-        "arch": "crnn-ctc",
+        "arch": ARCH,
         "height": HEIGHT,
         "width_step": WIDTH_STEP,
         "width_scale": float(width_scale),
@@ -154,7 +158,7 @@ class CRNN(nn.Module):
         return scores.reshape(t * self.frames, n, self.n_classes)
 
 
-@register("crnn-ctc")
+@register(ARCH)
 def build_recognizer(spec: dict[str, Any]) -> nn.Module:
     """Build the CRNN that `spec` describes."""
     model = CRNN(

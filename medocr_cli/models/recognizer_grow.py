@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from medocr_cli.models.checkpoint import pack, unpack
-from medocr_cli.models.recognizer import build_recognizer
+from medocr_cli.models.recognizer import ARCH, build_recognizer
 
 
 def widen_recognizer(
@@ -36,8 +36,8 @@ def widen_recognizer(
         ValueError: The checkpoint is not a recognizer, or a channel count would shrink.
     """
     spec = checkpoint["spec"]
-    if spec.get("arch") != "crnn-ctc":
-        raise ValueError(f"only crnn-ctc recognizers can be widened, not {spec.get('arch')!r}")
+    if spec.get("arch") != ARCH:
+        raise ValueError(f"only {ARCH} recognizers can be widened, not {spec.get('arch')!r}")
     old_channels = [int(c) for c in spec["channels"]]
     new_channels = [int(c) for c in channels]
     if len(new_channels) != len(old_channels) or any(

@@ -31,6 +31,11 @@ class TrainOutcome:
 PLANNED = ("classifier", "detector", "recognizer", "inpainter")
 
 
+def _command_line() -> str:
+    """The medocr command line this process runs, quoted for a shell (kept in checkpoints)."""
+    return "medocr " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
 def trainer_of(stage: str) -> StageTrainer:
     """Return the trainer of `stage`.
 
@@ -70,7 +75,7 @@ def run_train(stage: str, opts: TrainOptions) -> TrainOutcome:
         seed=opts.seed,
         quiet=opts.quiet,
         trained_with={
-            "command": "medocr " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+            "command": _command_line(),
             "data": str(opts.data),
             "data_seed": info.get("seed"),
             "data_count": info.get("count"),
@@ -134,9 +139,7 @@ def run_average(
             )
         checkpoints.append(checkpoint)
     averaged = average_checkpoints(checkpoints, [str(p) for p in sources])
-    averaged["trained_with"].update(
-        command="medocr " + " ".join(shlex.quote(a) for a in sys.argv[1:]), data=str(data)
-    )
+    averaged["trained_with"].update(command=_command_line(), data=str(data))
     target = (out or trainer.defaults.out) / f"{stage}.pt"
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = target.with_name(f".{stage}.averaged.pt")

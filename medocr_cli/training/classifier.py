@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from medocr_cli.models.checkpoint import pack
-from medocr_cli.models.classifier import LABELS, classifier_spec
+from medocr_cli.models.classifier import ARCH, LABELS, classifier_spec
 from medocr_cli.models.registry import build
 from medocr_cli.training.classifier_data import ClassifierSplit, augment, load_split
 from medocr_cli.training.loop import FitConfig, FitResult, fit
@@ -207,5 +207,5 @@ def stage_trainer() -> StageTrainer:
         size=224,
         train=train,
         evaluate=evaluate_classifier,
-        arch="resnet18-classifier",
+        arch=ARCH,
     )

@@ -22,6 +22,7 @@ from torch.nn import functional
 
 from medocr_cli.models.checkpoint import pack
 from medocr_cli.models.detector import (
+    ARCH,
     boxes_from_map,
     detector_spec,
     forward_frames,
@@ -448,5 +449,5 @@ def stage_trainer() -> StageTrainer:
         size=256,
         train=train,
         evaluate=evaluate_detector,
-        arch="text-detector",
+        arch=ARCH,
     )

@@ -26,6 +26,7 @@ from torch import nn
 
 from medocr_cli.models.checkpoint import pack
 from medocr_cli.models.inpainter import (
+    ARCH,
     DIRECTIONS,
     fill_only,
     inpaint_uint8,
@@ -450,5 +451,5 @@ def stage_trainer() -> StageTrainer:
         size=128,
         train=train,
         evaluate=evaluate_inpainter,
-        arch="gated-inpainter",
+        arch=ARCH,
     )

@@ -21,6 +21,7 @@ from torch import nn
 from medocr_cli.errors import UsageError
 from medocr_cli.models.checkpoint import pack
 from medocr_cli.models.recognizer import (
+    ARCH,
     DEFAULT_CHANNELS,
     HEIGHT,
     encode,
@@ -378,5 +379,5 @@ def stage_trainer() -> StageTrainer:
         size=None,
         train=train,
         evaluate=evaluate_recognizer,
-        arch="crnn-ctc",
+        arch=ARCH,
     )
