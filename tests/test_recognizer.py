@@ -16,6 +16,7 @@ from medocr_cli.io.checkpoints import load_checkpoint, save_checkpoint
 from medocr_cli.models.checkpoint import average_checkpoints, pack, unpack
 from medocr_cli.models.recognizer import (
     HEIGHT,
+    READ_TAIL,
     decode_indices,
     default_vocab,
     encode,
@@ -32,6 +33,7 @@ from medocr_cli.models.registry import build, known
 from medocr_cli.pipeline.generate_dataset import GenerateConfig, run_generate_dataset
 from medocr_cli.stages.recognize import Recognizer
 from medocr_cli.synth.content import NOTE_CHARSET, PRINTED_CHARSET
+from medocr_cli.training.recognizer import read_inputs
 from medocr_cli.training.recognizer_data import (
     Augment,
     distort_strokes,
@@ -142,6 +144,12 @@ def test_model_output_shape_follows_width():
     frames = spec["frames_per_column"]
     x, lengths = pad_batch([np.zeros((32, 40), np.float32), np.zeros((32, 103), np.float32)])
     assert x.shape == (2, 1, 32, 103) and lengths == [10 * frames, 25 * frames]
+    # a tail of background after the widest line changes the batch, not the lines' lengths
+    ones = [np.ones((32, 40), np.float32), np.ones((32, 103), np.float32)]
+    tailed, tailed_lengths = pad_batch(ones, frames, tail=12)
+    assert tailed.shape == (2, 1, 32, 115) and tailed_lengths == lengths
+    assert float(tailed[1, 0, :, 103:].abs().sum()) == 0.0
+    assert float(tailed[1, 0, :, :103].min()) == 1.0
     with torch.inference_mode():
         out = model(x)
     assert out.shape == (26 * frames, 2, len(spec["vocab"]) + 1)  # 103 px: 25 strips + a part
@@ -203,6 +211,13 @@ def test_recognizer_reads_crops_of_varying_widths_in_order(overfit):
     out = reader.read([rgb, empty])
     assert out[0][0] == WORDS[1] and isinstance(out[1][0], str)
     assert reader.read([]) == []
+    # each line is read with READ_TAIL columns of background after it, as evaluation reads it
+    x = reader.prepare(crops[2])
+    batch, lengths = pad_batch([x], reader.frames, READ_TAIL)
+    with torch.inference_mode():
+        expected = greedy_decode(reader.model(batch).float(), reader.vocab, lengths)
+    assert reader.read_prepared([x]) == expected
+    assert read_inputs(reader.model, reader.spec, [x], None, "cpu")[0] == expected
 
 
 def test_checkpoint_round_trip_gives_identical_outputs(overfit, tmp_path):

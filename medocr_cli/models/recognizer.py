@@ -41,6 +41,12 @@ MIN_WIDTH = 16
 #: Widest line at inference; longer crops are squeezed to this (training caps lower).
 MAX_WIDTH = 1024
 BLANK = 0
+#: Background columns added after every line when reading (not when training). The backward LSTM
+#: then starts in the state a run of background gives it instead of from zeros at the line's last
+#: pixel. Chosen on ds12 val handwritten lines (shipped weights, each line read alone): right
+#: padding of 0 / 16 / 32 / 64 / 128 / 256 columns gave CER 5.45 / 5.18 / 5.07 / 5.01 / 4.97 /
+#: 4.91%; 128 keeps most of the gain for half the extra work of 256.
+READ_TAIL = 128
 #: Output channels of the CNN's convolutions (see `CRNN`).
 DEFAULT_CHANNELS = (32, 48, 64, 64, 96, 96)
 #: Floor of the per-crop contrast scale (0-255 units), so blank crops are not blown up to noise.
@@ -313,14 +319,20 @@ def normalise_line(line: np.ndarray) -> np.ndarray:
 
 
 def pad_batch(
-    lines: Sequence[np.ndarray], frames_per_column: int = FRAMES_PER_COLUMN
+    lines: Sequence[np.ndarray], frames_per_column: int = FRAMES_PER_COLUMN, tail: int = 0
 ) -> tuple[torch.Tensor, list[int]]:
-    """Stack normalised (32, W_i) lines into a zero-padded (N, 1, 32, max W) batch.
+    """Stack normalised (32, W_i) lines into a zero-padded (N, 1, 32, max W + tail) batch.
+
+    Args:
+        lines: Normalised lines (background 0), so the zero padding reads as background.
+        frames_per_column: CTC frames per feature column of the model.
+        tail: Columns of background after the widest line (`READ_TAIL` when reading); every
+            line gets at least this many after it.
 
     Returns:
         The batch and the valid output length (CTC frames) of each line.
     """
-    width = max(line.shape[1] for line in lines)
+    width = max(line.shape[1] for line in lines) + max(0, tail)
     batch = np.zeros((len(lines), 1, HEIGHT, width), dtype=np.float32)
     for i, line in enumerate(lines):
         batch[i, 0, :, : line.shape[1]] = line

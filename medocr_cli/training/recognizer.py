@@ -24,6 +24,7 @@ from medocr_cli.models.recognizer import (
     ARCH,
     DEFAULT_CHANNELS,
     HEIGHT,
+    READ_TAIL,
     encode,
     greedy_decode,
     pad_batch,
@@ -210,7 +211,7 @@ def read_inputs(
     model.eval()
     with torch.inference_mode():
         for index in width_batches(widths, batch_size, None):
-            x, lengths = pad_batch([inputs[int(i)] for i in index], frames)
+            x, lengths = pad_batch([inputs[int(i)] for i in index], frames, READ_TAIL)
             logits = model(x.to(device)).float()
             for i, reading in zip(index, greedy_decode(logits, vocab, lengths), strict=True):
                 results[int(i)] = reading
