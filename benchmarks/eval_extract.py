@@ -37,6 +37,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=200)
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--beam-width", type=int, default=None, help="recognizer beam (1: greedy; default 8)"
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     records = [json.loads(line) for line in (args.dataset / "manifest.jsonl").open()]
@@ -45,7 +48,7 @@ def main() -> None:
         for r in records
         if r["split"] == args.split and any(i["kind"] == "handwritten" for i in r["items"])
     ][: args.limit]
-    models = load_models("handwritten", args.weights, "cpu")
+    models = load_models("handwritten", args.weights, "cpu", args.beam_width)
     config = ExtractConfig(stage="handwritten")
     truths, reads, unmatched = [], [], 0
     started = time.perf_counter()
@@ -73,6 +76,7 @@ def main() -> None:
         "unmatched_lines": unmatched,
         "seconds_per_image": round(seconds / max(1, len(records)), 3),
         "threads": args.threads,
+        "beam_width": models.recognizer.beam_width,
     }
     print(json.dumps(report))
 

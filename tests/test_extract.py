@@ -15,7 +15,7 @@ from medocr_cli.models.checkpoint import pack
 from medocr_cli.models.detector import detector_spec
 from medocr_cli.models.registry import build
 from medocr_cli.pipeline import extract as extract_module
-from medocr_cli.pipeline.extract import ExtractConfig, Models, run_extract
+from medocr_cli.pipeline.extract import ExtractConfig, Models, load_models, run_extract
 from medocr_cli.types import Box
 
 runner = CliRunner()
@@ -264,6 +264,20 @@ def test_cli_handwritten_json_with_real_tiny_checkpoints(tmp_path):
     assert set(line_box) == {"frame", "box", "text", "kind", "score", "source"}
     assert line_box["box"] == [0, 0, 200, 32] and line_box["source"] == "detector+crnn"
     assert data[1]["boxes"] == [] and data[1]["label"] == "None"
+    # --beam-width 1 reads the greedy best path; 0 is refused
+    greedy = runner.invoke(
+        app,
+        [
+            *("--device", "cpu", "extract", "--stage", "handwritten", "--beam-width", "1"),
+            *("--weights", str(folder), str(tmp_path / "in" / "line.png"), "--json"),
+        ],
+    )
+    assert greedy.exit_code == 0, greedy.output
+    assert json.loads(greedy.stdout)[0]["boxes"][0]["box"] == [0, 0, 200, 32]
+    zero = runner.invoke(app, ["extract", "--stage", "handwritten", "--beam-width", "0", "x.png"])
+    assert zero.exit_code == 2
+    assert load_models("handwritten", folder, "cpu", 1).recognizer.beam_width == 1
+    assert load_models("handwritten", folder, "cpu").recognizer.beam_width > 1
 
 
 @needs_tesseract

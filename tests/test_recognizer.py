@@ -15,8 +15,11 @@ from medocr_cli.errors import UsageError
 from medocr_cli.io.checkpoints import load_checkpoint, save_checkpoint
 from medocr_cli.models.checkpoint import average_checkpoints, pack, unpack
 from medocr_cli.models.recognizer import (
+    BEAM_WIDTH,
     HEIGHT,
     READ_TAIL,
+    beam_decode,
+    decode,
     decode_indices,
     default_vocab,
     encode,
@@ -100,6 +103,32 @@ def test_greedy_decode_merges_repeats_drops_blanks_and_honours_lengths():
     assert out[0][0] == "aab"
     assert out[1][0] == "" and 0.9 < out[1][1] <= 1.0
     assert greedy_decode(logits, vocab)[0][0] == "aabb"
+
+
+def test_beam_decode_agrees_with_greedy_on_clear_paths():
+    vocab = "ab"
+    path = [1, 1, 0, 1, 2, 2, 0, 2, 2]  # a a _ a b b _ | b b
+    logits = torch.full((len(path), 2, 3), -5.0)
+    logits[torch.arange(len(path)), 0, torch.tensor(path)] = 5.0
+    logits[:, 1, 0] = 5.0
+    for width in (1, 2, 8):
+        out = beam_decode(logits, vocab, lengths=[7, 9], width=width)
+        assert [t for t, _ in out] == ["aab", ""]
+        assert all(0.9 < score <= 1.0 for _, score in out)
+    assert beam_decode(logits, vocab)[0][0] == "aabb"
+    assert beam_decode(logits, vocab, lengths=[0, 9])[0] == ("", 0.0)
+    assert decode(logits, vocab, beam_width=1) == greedy_decode(logits, vocab)
+
+
+def test_beam_decode_sums_the_paths_of_a_reading():
+    # two frames, each blank 0.4, "a" 0.35, "b" 0.25: the best single path is blank-blank (0.16),
+    # but "a" is spelt by a-a, a-blank and blank-a: 0.1225 + 0.14 + 0.14 = 0.4025
+    probs = torch.tensor([0.4, 0.35, 0.25]).log().expand(2, 1, 3).clone()
+    assert greedy_decode(probs, "ab")[0][0] == ""
+    [(text, score)] = beam_decode(probs, "ab", width=4)
+    assert text == "a" and score == pytest.approx(0.4025, rel=1e-4)
+    # a repeated character needs a blank between its copies: "aa" is not a-a
+    assert beam_decode(torch.tensor([[0.1, 0.8, 0.1]] * 2).log()[:, None], "ab")[0][0] == "a"
 
 
 @pytest.mark.parametrize(
@@ -211,13 +240,20 @@ def test_recognizer_reads_crops_of_varying_widths_in_order(overfit):
     out = reader.read([rgb, empty])
     assert out[0][0] == WORDS[1] and isinstance(out[1][0], str)
     assert reader.read([]) == []
-    # each line is read with READ_TAIL columns of background after it, as evaluation reads it
+    # each line is read with READ_TAIL columns of background after it and the beam search of
+    # BEAM_WIDTH prefixes, as evaluation reads it; a width of 1 reads the greedy best path
+    assert reader.beam_width == BEAM_WIDTH > 1
     x = reader.prepare(crops[2])
     batch, lengths = pad_batch([x], reader.frames, READ_TAIL)
     with torch.inference_mode():
-        expected = greedy_decode(reader.model(batch).float(), reader.vocab, lengths)
+        logits = reader.model(batch).float()
+    expected = beam_decode(logits, reader.vocab, lengths, BEAM_WIDTH)
     assert reader.read_prepared([x]) == expected
     assert read_inputs(reader.model, reader.spec, [x], None, "cpu")[0] == expected
+    greedy = Recognizer.from_weights_dir(folder, device="cpu")
+    greedy.beam_width = 1
+    assert greedy.read_prepared([x]) == greedy_decode(logits, reader.vocab, lengths)
+    assert [t for t, _ in greedy.read(crops)] == list(WORDS)
 
 
 def test_checkpoint_round_trip_gives_identical_outputs(overfit, tmp_path):

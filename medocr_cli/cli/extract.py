@@ -35,6 +35,14 @@ def extract(
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Frames per detector pass.", min=1)] = 8,
+    beam_width: Annotated[
+        int | None,
+        typer.Option(
+            help="Prefixes the recognizer's CTC beam search keeps per line (default 8); 1 reads "
+            "the greedy best path, a little faster and a little less accurate.",
+            min=1,
+        ),
+    ] = None,
 ) -> None:
     """Find text in every frame of every input and print where it is and what it says.
 
@@ -60,7 +68,12 @@ def extract(
     opts = global_options(ctx)
     device = resolve_device(opts.device) if stage != "printed" else "cpu"
     config = ExtractConfig(
-        stage=stage, weights=weights, device=device, batch_size=batch_size, printed=PrintedConfig()
+        stage=stage,
+        weights=weights,
+        device=device,
+        batch_size=batch_size,
+        printed=PrintedConfig(),
+        beam_width=beam_width,
     )
     with Progress(console=err_console, disable=opts.quiet or json_out, transient=True) as progress:
         bar = progress.add_task(f"extracting ({stage})", total=None)

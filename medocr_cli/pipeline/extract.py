@@ -58,6 +58,8 @@ class ExtractConfig:
             the tight box already holds the margin the recognizer was trained with; on ds1 val
             handwriting each 2 px more cost 2-3 points of CER.
         printed: Tesseract settings.
+        beam_width: Prefixes kept by the recognizer's CTC beam search (1: greedy best path;
+            None: the recognizer's default, `BEAM_WIDTH`).
     """
 
     stage: str = "printed"
@@ -66,6 +68,7 @@ class ExtractConfig:
     batch_size: int = 8
     crop_margin: int = 0
     printed: PrintedConfig | None = None
+    beam_width: int | None = None
 
 
 @dataclass
@@ -109,8 +112,12 @@ def _need(folder: Path, name: str, stage: str, train: str) -> Path:
     return path
 
 
-def load_models(stage: str, weights: Path | None, device: str) -> Models:
+def load_models(
+    stage: str, weights: Path | None, device: str, beam_width: int | None = None
+) -> Models:
     """Load what `stage` needs from the weights folder.
+
+    `beam_width` sets the recognizer's beam search (None: its default).
 
     Raises:
         UsageError: Unknown stage.
@@ -126,7 +133,12 @@ def load_models(stage: str, weights: Path | None, device: str) -> Models:
     from medocr_cli.stages.detect import Detector
     from medocr_cli.stages.recognize import Recognizer
 
-    models = Models(Detector(detector_path, device), Recognizer(recognizer_path, device))
+    reader = (
+        Recognizer(recognizer_path, device)
+        if beam_width is None
+        else Recognizer(recognizer_path, device, beam_width)
+    )
+    models = Models(Detector(detector_path, device), reader)
     if stage == "auto" and (folder / "classifier.pt").is_file():
         from medocr_cli.stages.classify import Classifier
 
@@ -272,7 +284,7 @@ def run_extract(
     if config.stage in ("printed", "auto"):
         check_tesseract()
     if models is None:
-        models = load_models(config.stage, config.weights, config.device)
+        models = load_models(config.stage, config.weights, config.device, config.beam_width)
     results = []
     for path in files:
         result = ExtractResult(path)

@@ -3,8 +3,9 @@
 Crops come from the text detector; each is turned grey, resized to the recognizer's height of 32
 (aspect kept), normalised, and read in batches of similar widths so that little time goes into
 padding, with `READ_TAIL` columns of background after the widest line (it lowers the error on
-unseen handwriting; see the constant). Decoding is greedy CTC (best path). The text is returned
-to the caller only; this stage never logs it.
+unseen handwriting; see the constant). Decoding is a CTC prefix beam search of `BEAM_WIDTH`
+prefixes (greedy best path with a width of 1). The text is returned to the caller only; this
+stage never logs it.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from medocr_cli.config import weights_dir
 from medocr_cli.io.checkpoints import load_checkpoint
 from medocr_cli.models.checkpoint import unpack
 from medocr_cli.models.recognizer import (
+    BEAM_WIDTH,
     MAX_WIDTH,
     READ_TAIL,
-    greedy_decode,
+    decode,
     normalise_line,
     pad_batch,
     spec_width_scale,
@@ -35,8 +37,8 @@ WEIGHTS_NAME = "recognizer.pt"
 class Recognizer:
     """A loaded recognizer checkpoint, ready to read batches of line crops on a device."""
 
-    def __init__(self, weights: Path, device: str = "cpu") -> None:
-        """Load `weights` (a `recognizer.pt`) onto `device`."""
+    def __init__(self, weights: Path, device: str = "cpu", beam_width: int = BEAM_WIDTH) -> None:
+        """Load `weights` (a `recognizer.pt`) onto `device`; read with `beam_width` prefixes."""
         checkpoint = load_checkpoint(weights)
         self.path = Path(weights)
         self.spec: dict[str, Any] = checkpoint["spec"]
@@ -45,6 +47,7 @@ class Recognizer:
         self.max_width = int(self.spec.get("max_width", MAX_WIDTH))
         self.frames = int(self.spec.get("frames_per_column", 1))
         self.width_scale = spec_width_scale(self.spec)
+        self.beam_width = int(beam_width)
         self.device = torch.device(device)
         self.model = unpack(checkpoint, source=str(weights)).to(self.device).eval()
 
@@ -73,7 +76,7 @@ class Recognizer:
                 x, lengths = pad_batch([inputs[int(i)] for i in index], self.frames, READ_TAIL)
                 logits = self.model(x.to(self.device)).float()
                 for i, reading in zip(
-                    index, greedy_decode(logits, self.vocab, lengths), strict=True
+                    index, decode(logits, self.vocab, lengths, self.beam_width), strict=True
                 ):
                     out[int(i)] = reading
         return out

@@ -22,11 +22,12 @@ from medocr_cli.errors import UsageError
 from medocr_cli.models.checkpoint import pack
 from medocr_cli.models.recognizer import (
     ARCH,
+    BEAM_WIDTH,
     DEFAULT_CHANNELS,
     HEIGHT,
     READ_TAIL,
+    decode,
     encode,
-    greedy_decode,
     pad_batch,
     recognizer_spec,
     spec_width_scale,
@@ -195,8 +196,11 @@ def read_inputs(
     texts: Sequence[str] | None,
     device: torch.device | str,
     batch_size: int = 64,
+    beam_width: int = BEAM_WIDTH,
 ) -> tuple[list[tuple[str, float]], float]:
     """Read normalised (32, W) inputs in width-sorted batches; also the mean CTC loss of `texts`.
+
+    Lines are read as the recognize stage reads them (`READ_TAIL`, `beam_width` prefixes).
 
     Returns:
         (text, score) per input, in input order, and the mean loss (nan without `texts`).
@@ -213,7 +217,8 @@ def read_inputs(
         for index in width_batches(widths, batch_size, None):
             x, lengths = pad_batch([inputs[int(i)] for i in index], frames, READ_TAIL)
             logits = model(x.to(device)).float()
-            for i, reading in zip(index, greedy_decode(logits, vocab, lengths), strict=True):
+            readings = decode(logits, vocab, lengths, beam_width)
+            for i, reading in zip(index, readings, strict=True):
                 results[int(i)] = reading
             if texts is not None:
                 known = set(vocab)
