@@ -5,10 +5,10 @@ A line crop is turned grey, resized to a height of 32 pixels and widened by the 
 crop (background at 0, text positive) and read left to right: the CNN brings the height down to 1
 and the width down by 4, so each output column sees a 4-pixel strip of the widened line; two
 bidirectional LSTM layers give every column the context of the whole line; a Linear layer scores
-the vocabulary plus the CTC blank (index 0) per column. Training uses `torch.nn.CTCLoss`; reading
-uses greedy decoding (merge repeats, drop blanks), which is what CTC without a language model
-needs. Reading keeps the `BEAM_WIDTH` best prefixes of a CTC beam search (greedy decoding
-with a width of 1).
+the vocabulary plus the CTC blank (index 0) per column. Training uses `torch.nn.CTCLoss`;
+reading (`read_batch`) puts `READ_TAIL` columns of background after each line and keeps the
+`BEAM_WIDTH` best prefixes of a CTC beam search without a language model (a width of 1 is greedy
+decoding: merge repeats, drop blanks).
 
 Everything here is pure: arrays and tensors in and out, no files.
 """
@@ -270,7 +270,7 @@ def _beam_one(log_probs: np.ndarray, width: int) -> tuple[tuple[int, ...], float
     Each prefix keeps two log-probabilities, of its paths ending in a blank and of those ending
     in its last character, so that a repeated character needs a blank between its two copies.
     """
-    beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -math.inf)}
+    beams: dict[tuple[int, ...], list[float]] = {(): [0.0, -math.inf]}
     for row in log_probs:
         tried = np.flatnonzero(row > BEAM_PRUNE)
         grown: dict[tuple[int, ...], list[float]] = {}
@@ -290,14 +290,17 @@ def _beam_one(log_probs: np.ndarray, width: int) -> tuple[tuple[int, ...], float
                     same[1] = _log_add(same[1], p_char + p)
                 else:
                     longer[1] = _log_add(longer[1], total + p)
-        ranked = sorted(grown.items(), key=lambda kv: -_log_add(kv[1][0], kv[1][1]))
-        beams = {k: (v[0], v[1]) for k, v in ranked[:width]}
+        ranked = sorted(grown.items(), key=lambda kv: -_log_add(*kv[1]))
+        beams = dict(ranked[:width])
     best, (p_blank, p_char) = max(beams.items(), key=lambda kv: _log_add(*kv[1]))
     return best, _log_add(p_blank, p_char)
 
 
 def beam_decode(
-    logits: torch.Tensor, vocab: str, lengths: Sequence[int] | None = None, width: int = 8
+    logits: torch.Tensor,
+    vocab: str,
+    lengths: Sequence[int] | None = None,
+    width: int = BEAM_WIDTH,
 ) -> list[tuple[str, float]]:
     """CTC prefix beam search (no language model) over (T, N, C) scores.
 
@@ -334,6 +337,28 @@ def decode(
     if beam_width <= 1:
         return greedy_decode(logits, vocab, lengths)
     return beam_decode(logits, vocab, lengths, beam_width)
+
+
+def read_batch(
+    model: nn.Module,
+    lines: Sequence[np.ndarray],
+    vocab: str,
+    frames_per_column: int = FRAMES_PER_COLUMN,
+    beam_width: int = BEAM_WIDTH,
+    device: torch.device | str = "cpu",
+) -> tuple[torch.Tensor, list[int], list[tuple[str, float]]]:
+    """Read one batch of normalised lines the way medocr reads (the stage and evaluation alike).
+
+    The batch gets `READ_TAIL` columns of background after its widest line, and the scores are
+    decoded with `beam_width` prefixes. Call it under `torch.inference_mode()`.
+
+    Returns:
+        The (T, N, C) float scores, each line's valid length in frames, and (text, score) per
+        line.
+    """
+    x, lengths = pad_batch(lines, frames_per_column, READ_TAIL)
+    logits = model(x.to(device)).float()
+    return logits, lengths, decode(logits, vocab, lengths, beam_width)
 
 
 # --- pixels -> network input ----------------------------------------------------------------------

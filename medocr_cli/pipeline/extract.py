@@ -133,12 +133,9 @@ def load_models(
     from medocr_cli.stages.detect import Detector
     from medocr_cli.stages.recognize import Recognizer
 
-    reader = (
-        Recognizer(recognizer_path, device)
-        if beam_width is None
-        else Recognizer(recognizer_path, device, beam_width)
+    models = Models(
+        Detector(detector_path, device), Recognizer(recognizer_path, device, beam_width)
     )
-    models = Models(Detector(detector_path, device), reader)
     if stage == "auto" and (folder / "classifier.pt").is_file():
         from medocr_cli.stages.classify import Classifier
 

@@ -2,10 +2,10 @@
 
 Crops come from the text detector; each is turned grey, resized to the recognizer's height of 32
 (aspect kept), normalised, and read in batches of similar widths so that little time goes into
-padding, with `READ_TAIL` columns of background after the widest line (it lowers the error on
-unseen handwriting; see the constant). Decoding is a CTC prefix beam search of `BEAM_WIDTH`
-prefixes (greedy best path with a width of 1). The text is returned to the caller only; this
-stage never logs it.
+padding. `read_batch` puts `READ_TAIL` columns of background after the widest line of a batch
+(it lowers the error on unseen handwriting, see the constant) and decodes with a CTC prefix beam
+search of `BEAM_WIDTH` prefixes (greedy best path with a width of 1). The text is returned to
+the caller only; this stage never logs it.
 """
 
 from __future__ import annotations
@@ -23,10 +23,8 @@ from medocr_cli.models.checkpoint import unpack
 from medocr_cli.models.recognizer import (
     BEAM_WIDTH,
     MAX_WIDTH,
-    READ_TAIL,
-    decode,
     normalise_line,
-    pad_batch,
+    read_batch,
     spec_width_scale,
     to_line,
 )
@@ -37,8 +35,11 @@ WEIGHTS_NAME = "recognizer.pt"
 class Recognizer:
     """A loaded recognizer checkpoint, ready to read batches of line crops on a device."""
 
-    def __init__(self, weights: Path, device: str = "cpu", beam_width: int = BEAM_WIDTH) -> None:
-        """Load `weights` (a `recognizer.pt`) onto `device`; read with `beam_width` prefixes."""
+    def __init__(self, weights: Path, device: str = "cpu", beam_width: int | None = None) -> None:
+        """Load `weights` (a `recognizer.pt`) onto `device`.
+
+        Lines are read with `beam_width` prefixes of the beam search (None: `BEAM_WIDTH`).
+        """
         checkpoint = load_checkpoint(weights)
         self.path = Path(weights)
         self.spec: dict[str, Any] = checkpoint["spec"]
@@ -47,7 +48,7 @@ class Recognizer:
         self.max_width = int(self.spec.get("max_width", MAX_WIDTH))
         self.frames = int(self.spec.get("frames_per_column", 1))
         self.width_scale = spec_width_scale(self.spec)
-        self.beam_width = int(beam_width)
+        self.beam_width = BEAM_WIDTH if beam_width is None else int(beam_width)
         self.device = torch.device(device)
         self.model = unpack(checkpoint, source=str(weights)).to(self.device).eval()
 
@@ -73,11 +74,15 @@ class Recognizer:
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 index = order[start : start + batch_size]
-                x, lengths = pad_batch([inputs[int(i)] for i in index], self.frames, READ_TAIL)
-                logits = self.model(x.to(self.device)).float()
-                for i, reading in zip(
-                    index, decode(logits, self.vocab, lengths, self.beam_width), strict=True
-                ):
+                _, _, readings = read_batch(
+                    self.model,
+                    [inputs[int(i)] for i in index],
+                    self.vocab,
+                    self.frames,
+                    self.beam_width,
+                    self.device,
+                )
+                for i, reading in zip(index, readings, strict=True):
                     out[int(i)] = reading
         return out
 

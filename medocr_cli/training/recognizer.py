@@ -25,10 +25,9 @@ from medocr_cli.models.recognizer import (
     BEAM_WIDTH,
     DEFAULT_CHANNELS,
     HEIGHT,
-    READ_TAIL,
-    decode,
     encode,
     pad_batch,
+    read_batch,
     recognizer_spec,
     spec_width_scale,
 )
@@ -200,7 +199,7 @@ def read_inputs(
 ) -> tuple[list[tuple[str, float]], float]:
     """Read normalised (32, W) inputs in width-sorted batches; also the mean CTC loss of `texts`.
 
-    Lines are read as the recognize stage reads them (`READ_TAIL`, `beam_width` prefixes).
+    Lines are read as the recognize stage reads them (`read_batch`, `beam_width` prefixes).
 
     Returns:
         (text, score) per input, in input order, and the mean loss (nan without `texts`).
@@ -215,9 +214,9 @@ def read_inputs(
     model.eval()
     with torch.inference_mode():
         for index in width_batches(widths, batch_size, None):
-            x, lengths = pad_batch([inputs[int(i)] for i in index], frames, READ_TAIL)
-            logits = model(x.to(device)).float()
-            readings = decode(logits, vocab, lengths, beam_width)
+            logits, lengths, readings = read_batch(
+                model, [inputs[int(i)] for i in index], vocab, frames, beam_width, device
+            )
             for i, reading in zip(index, readings, strict=True):
                 results[int(i)] = reading
             if texts is not None:
