@@ -255,3 +255,81 @@ def test_classify_table_and_missing_weights(tiny_weights, tmp_path):
     missing = runner.invoke(app, [*args, str(tmp_path)])
     assert missing.exit_code == 2
     assert "classifier.pt" in missing.output and len(missing.output.strip().splitlines()) == 1
+
+
+def test_fit_linear_head_separates_and_folds_the_standardisation():
+    """The fitted layer reads raw features: offsets and scales far from 0 and 1 do not matter."""
+    from medocr_cli.training.classifier_head import fit_linear_head
+
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(4).repeat(50)
+    centres = torch.eye(4, 16) * 3
+    noise = torch.randn(200, 16, generator=generator)
+    features = (centres[labels] + noise) * torch.linspace(0.01, 100, 16) + 1000
+    weight, bias = fit_linear_head(features, labels, 4)
+    assert weight.shape == (4, 16) and bias.shape == (4,)
+    assert ((features @ weight.T + bias).argmax(1) == labels).float().mean() >= 0.95
+    again = fit_linear_head(features, labels, 4)
+    assert torch.equal(weight, again[0]) and torch.equal(bias, again[1])
+
+
+@pytest.fixture(scope="module")
+def second_dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cls2") / "ds"
+    run_generate_dataset(GenerateConfig(out=out, count=40, seed=12, size=128, workers=1))
+    return out
+
+
+def test_train_refit_head_changes_only_the_last_layer(dataset, second_dataset, tmp_path):
+    torch.manual_seed(5)
+    spec = classifier_spec(size=32)
+    init = tmp_path / "start.pt"
+    save_checkpoint(init, pack(build(spec), spec))
+    out = tmp_path / "head"
+    args = ["--quiet", "train", "classifier", str(second_dataset), "--init", str(init)]
+    result = runner.invoke(app, [*args, "--refit-head", str(dataset), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["refit_on"] == [str(dataset)] and report["init"] == str(init)
+    assert set(report["val"]) >= {"accuracy", "text_as_none_rate"} and "accuracy" in report["test"]
+
+    start, refit = load_checkpoint(init), load_checkpoint(out / "classifier.pt")
+    assert refit["spec"] == start["spec"]
+    assert set(refit["metrics"]) == {"val", "test"}
+    changed = [
+        k
+        for k in start["state_dict"]
+        if not torch.equal(start["state_dict"][k], refit["state_dict"][k])
+    ]
+    assert changed == ["fc.1.weight", "fc.1.bias"]
+    assert refit["state_dict"]["fc.1.weight"].dtype == torch.float16
+    head = refit["trained_with"]["head_refit"]
+    records = [json.loads(line) for line in (dataset / "manifest.jsonl").read_text().splitlines()]
+    assert head["images"] == sum(r["split"] in ("train", "val") for r in records)
+    assert head["datasets"] == [str(dataset)] and head["init"] == str(init)
+    assert head["train_accuracy"] >= 0.9  # a linear layer on 512 features fits ~36 images
+    assert not (out / ".classifier.unmeasured.pt").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--refit-head", "{data}"], "both fits the head and measures it"),
+        (["--refit-head", "{other}", "--evaluate-only"], "--refit-head cannot go with"),
+    ],
+)
+def test_train_refit_head_usage_errors(dataset, second_dataset, tmp_path, extra, message):
+    torch.manual_seed(5)
+    spec = classifier_spec(size=32)
+    save_checkpoint(tmp_path / "start.pt", pack(build(spec), spec))
+    args = ["train", "classifier", str(dataset), "--init", str(tmp_path / "start.pt")]
+    extra = [e.format(data=dataset, other=second_dataset) for e in extra]
+    result = runner.invoke(app, [*args, *extra, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "o" / "classifier.pt").exists()
+
+
+def test_train_refit_head_is_for_the_classifier_only(dataset, second_dataset, tmp_path):
+    args = ["train", "recognizer", str(dataset), "--refit-head", str(second_dataset)]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--refit-head is for the classifier" in result.output

@@ -59,6 +59,15 @@ def train(
             "fine-tunes of one checkpoint) into OUT/STAGE.pt, measured on DATA's val and test.",
         ),
     ] = None,
+    refit_head: Annotated[
+        list[Path] | None,
+        typer.Option(
+            metavar="<dataset>",
+            help="Classifier only. Train only the final layer of --init (default: the shipped "
+            "classifier.pt), the rest frozen, on the train and val images of these datasets "
+            "(give it once per dataset); measured on DATA's val and test, written to OUT.",
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
 ) -> None:
     """Train a stage on a generated dataset: progress bars, per-epoch validation, best checkpoint.
@@ -67,14 +76,45 @@ def train(
     `OUT/STAGE.last.pt` (for `--resume`), `OUT/STAGE.history.json`, `OUT/STAGE.curves.png`
     and stage pictures (the classifier's `classifier.confusion.png` on the test split). Uses a
     GPU when there is one. With `--evaluate-only`, prints the metrics of `--weights` on `--split`.
-    With `--average`, writes the mean of checkpoints' weights (a "model soup") instead.
+    With `--average`, writes the mean of checkpoints' weights (a "model soup") instead; with
+    `--refit-head`, the classifier with only its last layer fit anew on more datasets.
     """
     from medocr_cli.config import resolve_device, weights_dir
     from medocr_cli.errors import UsageError
-    from medocr_cli.pipeline.train import TrainOptions, run_average, run_evaluate, run_train
+    from medocr_cli.pipeline.train import (
+        TrainOptions,
+        run_average,
+        run_evaluate,
+        run_refit_head,
+        run_train,
+    )
 
     opts = global_options(ctx)
     chosen = resolve_device(device or opts.device)
+    if refit_head:
+        if evaluate_only or resume or average:
+            raise UsageError(
+                "--refit-head cannot go with --evaluate-only, --resume or --average",
+                hint="refit the head of one checkpoint, given with --init",
+            )
+        source = init or weights_dir() / f"{stage}.pt"
+        refitted = run_refit_head(
+            stage, data, list(refit_head), source, out, chosen, quiet=opts.quiet
+        )
+        if json_out:
+            print_json(
+                {
+                    "checkpoint": str(refitted.checkpoint),
+                    "init": str(source),
+                    "refit_on": [str(p) for p in refit_head],
+                    "val": refitted.val,
+                    "test": refitted.test,
+                }
+            )
+        else:
+            _print_report(stage, "val", refitted.checkpoint, refitted.val)
+            _print_report(stage, "test", refitted.checkpoint, refitted.test)
+        return
     if average:
         if evaluate_only or resume or init is not None:
             raise UsageError(

@@ -101,8 +101,8 @@ def run_evaluate(stage: str, data: Path, weights: Path, split: str, device: str)
 
 
 @dataclass
-class AverageOutcome:
-    """What a weight average produced: the checkpoint and its val and test reports."""
+class MeasuredCheckpoint:
+    """A checkpoint made without a training loop (a weight average, a refit head), measured."""
 
     stage: str
     checkpoint: Path
@@ -110,45 +110,110 @@ class AverageOutcome:
     test: dict[str, Any]
 
 
+def _measure_and_save(
+    stage: str, checkpoint: dict[str, Any], data: Path, out: Path | None, device: str
+) -> MeasuredCheckpoint:
+    """Measure `checkpoint` on `data`'s val and test splits, then write it to OUT/STAGE.pt.
+
+    It is measured from a scratch file beside the target and only then written (atomically)
+    with those metrics, so OUT/STAGE.pt never holds weights that were not measured.
+    """
+    from medocr_cli.io.checkpoints import save_checkpoint
+
+    trainer = trainer_of(stage)
+    target = (out or trainer.defaults.out) / f"{stage}.pt"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = target.with_name(f".{stage}.unmeasured.pt")
+    try:
+        save_checkpoint(scratch, checkpoint)
+        val = trainer.evaluate(data, scratch, "val", device)
+        test = trainer.evaluate(data, scratch, "test", device)
+    finally:
+        scratch.unlink(missing_ok=True)
+    checkpoint["metrics"] = {"val": val, "test": test}
+    save_checkpoint(target, checkpoint)
+    return MeasuredCheckpoint(stage, target, val, test)
+
+
+def _load_stage_checkpoint(stage: str, path: Path) -> dict[str, Any]:
+    """Load a checkpoint and check it is one of `stage`'s networks.
+
+    Raises:
+        UsageError: It is a checkpoint of another stage.
+    """
+    from medocr_cli.io.checkpoints import load_checkpoint
+
+    arch = trainer_of(stage).arch
+    checkpoint = load_checkpoint(path)
+    found = checkpoint.get("spec", {}).get("arch")
+    if found != arch:
+        raise UsageError(
+            f"a {found!r} checkpoint, not one of the {stage} ({arch!r})",
+            hint=f"use checkpoints written by `medocr train {stage}`",
+            path=path,
+        )
+    return checkpoint
+
+
 def run_average(
     stage: str, data: Path, sources: list[Path], out: Path | None, device: str
-) -> AverageOutcome:
+) -> MeasuredCheckpoint:
     """Average the weights of checkpoints of `stage` into OUT/STAGE.pt and measure it on `data`.
-
-    The average is measured on the dataset's val and test splits from a scratch file beside
-    the target, and only then written (atomically) to OUT/STAGE.pt with those metrics, so that
-    file never holds an average that was not measured.
 
     Raises:
         UsageError: Fewer than two checkpoints, a checkpoint of another stage, or checkpoints
             of different networks.
     """
-    from medocr_cli.io.checkpoints import load_checkpoint, save_checkpoint
     from medocr_cli.models.checkpoint import average_checkpoints
 
-    trainer = trainer_of(stage)
-    checkpoints = []
-    for source in sources:
-        checkpoint = load_checkpoint(source)
-        arch = checkpoint.get("spec", {}).get("arch")
-        if arch != trainer.arch:
-            raise UsageError(
-                f"a {arch!r} checkpoint, not one of the {stage} ({trainer.arch!r})",
-                hint=f"average checkpoints written by `medocr train {stage}`",
-                path=source,
-            )
-        checkpoints.append(checkpoint)
+    checkpoints = [_load_stage_checkpoint(stage, source) for source in sources]
     averaged = average_checkpoints(checkpoints, [str(p) for p in sources])
     averaged["trained_with"].update(command=_command_line(), data=str(data))
-    target = (out or trainer.defaults.out) / f"{stage}.pt"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = target.with_name(f".{stage}.averaged.pt")
-    try:
-        save_checkpoint(scratch, averaged)
-        val = trainer.evaluate(data, scratch, "val", device)
-        test = trainer.evaluate(data, scratch, "test", device)
-    finally:
-        scratch.unlink(missing_ok=True)
-    averaged["metrics"] = {"val": val, "test": test}
-    save_checkpoint(target, averaged)
-    return AverageOutcome(stage, target, val, test)
+    return _measure_and_save(stage, averaged, data, out, device)
+
+
+def run_refit_head(
+    stage: str,
+    data: Path,
+    sources: list[Path],
+    init: Path,
+    out: Path | None,
+    device: str,
+    *,
+    quiet: bool = False,
+) -> MeasuredCheckpoint:
+    """Refit the classifier's final layer on `sources`, then measure it on `data`.
+
+    The rest of `init` stays frozen (see `medocr_cli.training.classifier_head`). The head
+    learns from the train and val splits of `sources`, so `data`, which measures it, must not
+    be among them.
+
+    Raises:
+        UsageError: Another stage than the classifier, `data` among `sources`, a source
+            that is not a dataset, or `init` not a classifier checkpoint.
+    """
+    if stage != "classifier":
+        raise UsageError(
+            f"--refit-head is for the classifier, not the {stage}",
+            hint="use it with `medocr train classifier`",
+        )
+    resolved = {Path(s).resolve() for s in sources}
+    if Path(data).resolve() in resolved:
+        raise UsageError(
+            f"{data} both fits the head and measures it",
+            hint="measure on a dataset that is not passed to --refit-head",
+        )
+    from medocr_cli.training.classifier_head import refit_head, refit_records
+    from medocr_cli.training.loop import progress_bar
+
+    total = sum(len(refit_records(s)) for s in sources)
+    checkpoint = _load_stage_checkpoint(stage, init)
+    with progress_bar(quiet, "classifier head: features") as progress:
+        bar = progress.add_task("features", total=total, info="")
+        refitted, _ = refit_head(
+            checkpoint, sources, device, advance=lambda n: progress.advance(bar, n)
+        )
+    refitted["trained_with"]["head_refit"].update(
+        command=_command_line(), init=str(init), data=str(data)
+    )
+    return _measure_and_save(stage, refitted, data, out, device)

@@ -214,7 +214,7 @@ def fit(task: Task, config: FitConfig) -> FitResult:
         epoch_start = time.perf_counter()
         model.train()
         sums: dict[str, float] = {}
-        with _progress(config.quiet, f"{task.name} epoch {epoch}/{config.epochs}") as progress:
+        with progress_bar(config.quiet, f"{task.name} epoch {epoch}/{config.epochs}") as progress:
             bar = progress.add_task("train", total=steps_per_epoch, info="")
             for i, batch in enumerate(task.train_batches(epoch)):
                 step = (epoch - 1) * steps_per_epoch + i
@@ -285,7 +285,8 @@ def fit(task: Task, config: FitConfig) -> FitResult:
     )
 
 
-def _progress(quiet: bool, description: str) -> Any:
+def progress_bar(quiet: bool, description: str) -> Any:
+    """A transient rich progress bar on stderr (count, elapsed, remaining, an info field)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
