@@ -316,6 +316,7 @@ def test_train_refit_head_changes_only_the_last_layer(dataset, second_dataset, t
     [
         (["--refit-head", "{data}"], "both fits the head and measures it"),
         (["--refit-head", "{other}", "--evaluate-only"], "--refit-head cannot go with"),
+        (["--refit-head", "{other}", "--refit-head", "{data}/nope"], "not a dataset folder"),
     ],
 )
 def test_train_refit_head_usage_errors(dataset, second_dataset, tmp_path, extra, message):
@@ -333,3 +334,18 @@ def test_train_refit_head_is_for_the_classifier_only(dataset, second_dataset, tm
     args = ["train", "recognizer", str(dataset), "--refit-head", str(second_dataset)]
     result = runner.invoke(app, [*args, "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "--refit-head is for the classifier" in result.output
+
+
+def test_train_refit_head_checks_data_before_reading_features(
+    second_dataset, tmp_path, monkeypatch
+):
+    import medocr_cli.training.classifier_head as classifier_head
+
+    def too_late(*_args, **_kwargs):
+        raise AssertionError("features were read before DATA was checked")
+
+    monkeypatch.setattr(classifier_head, "refit_head", too_late)
+    args = ["train", "classifier", str(tmp_path / "nothing"), "--refit-head", str(second_dataset)]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "not a dataset folder" in result.output
+    assert "nothing" in result.output

@@ -189,8 +189,9 @@ def run_refit_head(
     be among them.
 
     Raises:
-        UsageError: Another stage than the classifier, `data` among `sources`, a source
-            that is not a dataset, or `init` not a classifier checkpoint.
+        UsageError: Another stage than the classifier, `data` among `sources` or without
+            val and test images, a source that is not a dataset, or `init` not a classifier
+            checkpoint.
     """
     if stage != "classifier":
         raise UsageError(
@@ -205,7 +206,10 @@ def run_refit_head(
         )
     from medocr_cli.training.classifier_head import refit_head, refit_records
     from medocr_cli.training.loop import progress_bar
+    from medocr_cli.training.manifest import records_of
 
+    for split in ("val", "test"):
+        records_of(data, split)  # fail now, not after reading every refit image
     total = sum(len(refit_records(s)) for s in sources)
     checkpoint = _load_stage_checkpoint(stage, init)
     with progress_bar(quiet, "classifier head: features") as progress:
