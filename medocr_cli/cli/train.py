@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from medocr_cli.cli.common import global_options, handle_errors, out_console, print_json
+
+if TYPE_CHECKING:
+    from medocr_cli.pipeline.train import MeasuredCheckpoint
 
 
 @handle_errors
@@ -101,19 +104,8 @@ def train(
         refitted = run_refit_head(
             stage, data, list(refit_head), source, out, chosen, quiet=opts.quiet
         )
-        if json_out:
-            print_json(
-                {
-                    "checkpoint": str(refitted.checkpoint),
-                    "init": str(source),
-                    "refit_on": [str(p) for p in refit_head],
-                    "val": refitted.val,
-                    "test": refitted.test,
-                }
-            )
-        else:
-            _print_report(stage, "val", refitted.checkpoint, refitted.val)
-            _print_report(stage, "test", refitted.checkpoint, refitted.test)
+        made_from = {"init": str(source), "refit_on": [str(p) for p in refit_head]}
+        _print_measured(refitted, made_from, json_out)
         return
     if average:
         if evaluate_only or resume or init is not None:
@@ -122,18 +114,7 @@ def train(
                 hint="average first, then evaluate or fine-tune the averaged checkpoint",
             )
         averaged = run_average(stage, data, list(average), out, chosen)
-        if json_out:
-            print_json(
-                {
-                    "checkpoint": str(averaged.checkpoint),
-                    "averaged": [str(p) for p in average],
-                    "val": averaged.val,
-                    "test": averaged.test,
-                }
-            )
-        else:
-            _print_report(stage, "val", averaged.checkpoint, averaged.val)
-            _print_report(stage, "test", averaged.checkpoint, averaged.test)
+        _print_measured(averaged, {"averaged": [str(p) for p in average]}, json_out)
         return
     if evaluate_only:
         checkpoint = weights or weights_dir() / f"{stage}.pt"
@@ -174,6 +155,18 @@ def train(
         )
     else:
         _print_report(stage, "test", outcome.checkpoint, outcome.test)
+
+
+def _print_measured(
+    measured: MeasuredCheckpoint, made_from: dict[str, Any], json_out: bool
+) -> None:
+    """Print a checkpoint made without a training loop: JSON, or its val and test tables."""
+    if json_out:
+        report = {"checkpoint": str(measured.checkpoint), **made_from}
+        print_json({**report, "val": measured.val, "test": measured.test})
+    else:
+        _print_report(measured.stage, "val", measured.checkpoint, measured.val)
+        _print_report(measured.stage, "test", measured.checkpoint, measured.test)
 
 
 def _print_report(stage: str, split: str, checkpoint: Path, report: dict) -> None:
