@@ -14,14 +14,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from medocr_cli.errors import UsageError
 from medocr_cli.models.checkpoint import unpack
-from medocr_cli.models.classifier import LABELS, normalise, to_input
-from medocr_cli.training.manifest import read_dataset_image, read_manifest
+from medocr_cli.models.classifier import normalise
+from medocr_cli.training.classifier_data import load_split
+from medocr_cli.training.manifest import read_manifest
 
 #: L2 penalty on the head's weights (on standardised features), chosen by leave-one-dataset-out
 #: accuracy over six datasets among 1e-4 to 1e-2 (3e-4: 96.24%, 1e-2: 96.02%).
@@ -59,8 +59,9 @@ def pooled_features(
     """Return the features the classifier's head reads, and the labels, of a dataset's images.
 
     The features are the input of the model's `fc` (the pooled output of the last block), taken
-    in eval mode, so they are what the head sees at inference. Images are read a batch at a
-    time from the train and val splits (`REFIT_SPLITS`), without augmentation.
+    in eval mode, so they are what the head sees at inference. The images are the train and val
+    splits (`REFIT_SPLITS`), loaded as training loads them (`load_split`, cached on disk), without
+    augmentation.
 
     Args:
         model: A classifier network in eval mode, on `device`.
@@ -70,25 +71,25 @@ def pooled_features(
         batch_size: Images per forward pass.
         advance: Called with the number of images done after each batch (progress bars).
     """
-    records = refit_records(root)
-    size = int(spec["input_size"])
+    present = {r["split"] for r in refit_records(root)}
     captured: list[torch.Tensor] = []
+    labels: list[torch.Tensor] = []
     hook = model.fc.register_forward_hook(
         lambda _module, inputs, _output: captured.append(inputs[0].detach().float().cpu())
     )
     try:
-        with torch.inference_mode():
-            for start in range(0, len(records), batch_size):
-                chunk = records[start : start + batch_size]
-                images = [to_input(read_dataset_image(root / r["image"]), size) for r in chunk]
-                batch = normalise(torch.from_numpy(np.stack(images)).to(device), spec)
-                model(batch.contiguous(memory_format=torch.channels_last))
-                if advance is not None:
-                    advance(len(chunk))
+        for split in (s for s in REFIT_SPLITS if s in present):
+            data = load_split(root, split, int(spec["input_size"]))
+            labels.append(data.labels)
+            with torch.inference_mode():
+                for start in range(0, len(data.labels), batch_size):
+                    batch = normalise(data.images[start : start + batch_size].to(device), spec)
+                    model(batch.contiguous(memory_format=torch.channels_last))
+                    if advance is not None:
+                        advance(len(batch))
     finally:
         hook.remove()
-    labels = torch.tensor([LABELS.index(r["label"]) for r in records], dtype=torch.long)
-    return torch.cat(captured), labels
+    return torch.cat(captured), torch.cat(labels)
 
 
 def fit_linear_head(
