@@ -7,13 +7,22 @@ import pydicom
 import pytest
 from _phi_images import write_ct, write_png
 from pydicom import Dataset
+from pydicom.datadict import dictionary_VR
+from pydicom.dataset import FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import generate_uid
+from pydicom.tag import Tag
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from typer.testing import CliRunner
 
 from medocr_cli.cli.app import app
-from medocr_cli.errors import UsageError
-from medocr_cli.io.deid_header import BASIC_METHOD, deidentify_header
+from medocr_cli.errors import OutputError, UsageError
+from medocr_cli.io import deid_header
+from medocr_cli.io.deid_header import (
+    BASIC_METHOD,
+    DELETED_ACTIONS,
+    basic_profile_table,
+    deidentify_header,
+)
 from medocr_cli.pipeline.scrub import ScrubConfig, run_scrub
 from medocr_cli.types import Status
 
@@ -157,7 +166,8 @@ def test_file_meta_and_profile_marks(runs):
 def test_salt_not_recorded(runs):
     _, _, _, root = runs
     for path in (root / "s1").rglob("*"):
-        assert b"salt-one" not in path.read_bytes()
+        if path.is_file():  # the output tree also holds folders (e.g. OUT/.medocr)
+            assert b"salt-one" not in path.read_bytes()
 
 
 def test_pixels_identical_to_keep(runs):
@@ -207,3 +217,210 @@ def test_cli_options(tmp_path):
     assert ds.PatientIdentityRemoved == "YES" and ds.PatientName != "DOE^JANE"
     result = runner.invoke(app, ["scrub", str(src), str(tmp_path / "o2"), "--salt", "x"])
     assert result.exit_code == 2
+
+
+# --- issue 24 part 3: the whole Basic Profile, as a table --------------------------------------
+
+MARKER = "ZEBULONQUIXWORTH"  # 16 characters: fits AE, CS and SH as well as the long text VRs
+TEXT_VRS = {"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"}
+BINARY_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
+#: Valid values for the VRs the marker cannot take; these must come out changed or gone.
+VALID = {"DA": "20240305", "DT": "20240305101530", "TM": "101530", "AS": "063Y"}
+
+
+def _table_entries():
+    """(tag, VR, action) of every table attribute; one tag per mask (curves, overlays)."""
+    table = basic_profile_table()
+    for tag, action in table.exact.items():
+        try:
+            vr = dictionary_VR(tag).split(" or ")[0]
+        except KeyError:  # newer than pydicom's dictionary: write it as LO
+            vr = "LO"
+        yield tag, vr, action
+    for group, element, _, element_mask, action in table.masks:
+        if element_mask:  # (60xx,3000) overlay data, (60xx,4000) overlay comments
+            for g in (group, group + 2):
+                yield (g << 16) | element, {0x3000: "OW", 0x4000: "LT"}[element], action
+        else:  # (50xx,xxxx) curve data: its description and its data
+            yield (group << 16) | 0x0022, "LO", action
+            yield (group << 16) | 0x3000, "OB", action
+
+
+def _fill(ds: Dataset) -> dict[int, str]:
+    """Put the marker into every text and binary attribute of the table, valid values into
+    the others; return the tags that got a non-marker value, with that value."""
+    others = {}
+    for tag, vr, _ in _table_entries():
+        if tag >> 16 in (0x0000, 0x0002) or tag == 0xFFFCFFFC:
+            continue  # command and file meta groups, and trailing padding, are not dataset body
+        if vr in TEXT_VRS:
+            ds.add_new(tag, vr, MARKER)
+        elif vr in BINARY_VRS:
+            ds.add_new(tag, vr, MARKER.encode())
+        elif vr in VALID or vr == "UI":
+            others[tag] = VALID[vr] if vr in VALID else generate_uid()
+            ds.add_new(tag, vr, others[tag])
+    ds.add_new(0x00090010, "LO", "ACME")
+    ds.add_new(0x00091010, "LO", MARKER)
+    return others
+
+
+def _text_item() -> Dataset:
+    """A TEXT content item (Text Value and Code Meaning are not in the table themselves)."""
+    item = Dataset()
+    item.ValueType, item.TextValue = "TEXT", f"report of {MARKER}"
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "121071", "DCM", MARKER
+    item.ConceptNameCodeSequence = Sequence([code])
+    return item
+
+
+def _marked_dataset() -> tuple[Dataset, dict[str, dict[int, str]]]:
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    others = {"": _fill(ds)}
+    ds.SOPClassUID, ds.BurnedInAnnotation = CTImageStorage, "NO"
+    # Items of sequences the table deletes (X), replaces (D), keeps (X/Z/U*) and does not name.
+    for keyword in (
+        "RequestAttributesSequence",
+        "ContentSequence",
+        "ReferencedImageSequence",
+        "AnatomicRegionSequence",
+    ):
+        item = Dataset()
+        others[keyword] = _fill(item)
+        item.ContentSequence = Sequence([_text_item()])
+        setattr(ds, keyword, Sequence([item]))
+    ds.ContentSequence.append(_text_item())
+    return ds, others
+
+
+def test_basic_profile_table_is_complete():
+    table = basic_profile_table()
+    assert len(table) >= 655 and "dicom-anonymizer" in table.source
+    assert {a for a in table.exact.values()} == {
+        "D", "Z", "X", "U", "Z/D", "X/Z", "X/D", "X/Z/D", "X/Z/U*"
+    }  # fmt: skip
+    for keyword in (
+        "ReferringPhysicianAddress",
+        "CommentsOnThePerformedProcedureStep",
+        "CommentsOnRadiationDose",
+        "RequestedProcedureComments",
+        "RequestAttributesSequence",
+    ):
+        assert table.action(Tag(keyword)) == "X", keyword
+    assert table.action(Tag("DeviceSerialNumber")) == "X/Z/D"
+    assert table.action(Tag("ContentSequence")) == "D"
+    assert table.action(Tag(0x50100022)) == "X"  # curve data mask
+    assert table.action(Tag(0x601E4000)) == table.action(Tag(0x60023000)) == "X"  # overlays
+    for keyword in ("SOPClassUID", "PixelData", "Rows", "BurnedInAnnotation"):
+        assert table.action(Tag(keyword)) is None, keyword  # kept
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # dicognito probes keywords that don't exist
+def test_marker_in_every_table_attribute_leaves_no_trace(tmp_path):
+    ds, others = _marked_dataset()
+    n_marked = sum(1 for elem in ds.iterall() if elem.value in (MARKER, MARKER.encode()))
+    assert n_marked > 4 * 400  # every text attribute of the table, at top level and in items
+    deidentify_header(ds, "salt-z")
+    path = tmp_path / "marked.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    data = path.read_bytes()
+    assert MARKER.encode() not in data
+    assert MARKER.encode("utf-16-le") not in data
+    out = pydicom.dcmread(path)
+    assert out.PatientIdentityRemoved == "YES"
+    assert not any(elem.tag.is_private for elem in out.iterall())
+    deleted = {tag for tag, _, action in _table_entries() if action in DELETED_ACTIONS}
+    assert not deleted & {int(elem.tag) for elem in out.iterall()}
+    assert "RequestAttributesSequence" not in out  # X: gone with everything inside
+    # Dates, times, ages and UIDs (which cannot hold the marker) are changed or gone.
+    for keyword in ("", "ContentSequence", "ReferencedImageSequence", "AnatomicRegionSequence"):
+        where = out if not keyword else out[keyword].value[0]
+        for tag, old in others[keyword].items():
+            elem = where.get(tag)
+            assert elem is None or elem.value in (None, "") or str(elem.value) != old, hex(tag)
+    # Kept: what a viewer needs, and the references (X/Z/U*) with their UIDs remapped.
+    assert out.SOPClassUID == CTImageStorage
+    ref = out.ReferencedImageSequence[0]
+    assert ref.ReferencedSOPInstanceUID != others["ReferencedImageSequence"][Tag(0x00081155)]
+    assert out.ContentSequence[1].ValueType == "TEXT"
+
+
+def _unmarked_profile_dataset() -> Dataset:
+    ds = Dataset()
+    ds.PatientName, ds.SOPInstanceUID, ds.BurnedInAnnotation = "DOE^JANE", "1.2.3.4", "NO"
+    ds.ImageComments = "Jane Doe, bed 4"
+    return ds
+
+
+def test_failed_profile_check_never_claims_identity_removed(monkeypatch):
+    ds = _unmarked_profile_dataset()
+    deidentify_header(ds, "k")  # the real thing holds
+    assert ds.PatientIdentityRemoved == "YES" and "ImageComments" not in ds
+    monkeypatch.setattr(deid_header, "_apply_table", lambda *args: None)
+    ds = _unmarked_profile_dataset()
+    with pytest.raises(OutputError) as caught:
+        deidentify_header(ds, "k")
+    assert ds.get("PatientIdentityRemoved") != "YES"  # dicognito's own claim is withdrawn
+    assert "(0020,4000)" in str(caught.value)  # Image Comments, named by tag ...
+    assert "Jane" not in str(caught.value) and "k" not in caught.value.message.split()
+
+
+def test_failed_profile_check_fails_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(deid_header, "_apply_table", lambda *args: None)
+    src = tmp_path / "in"
+    write_ct(src / "c.dcm", size=64)
+    ds = pydicom.dcmread(src / "c.dcm")
+    ds.ImageComments = "Jane Doe, bed 4"  # an X attribute the patched step leaves in place
+    ds.save_as(src / "c.dcm", enforce_file_format=True)
+    summary = run_scrub(
+        ScrubConfig(inputs=[src], output=tmp_path / "o", header="basic", salt="s", verify=False)
+    )
+    (result,) = summary.results
+    assert result.status == Status.FAILED and "Basic Profile" in (result.error or "")
+    assert not (tmp_path / "o" / "c.dcm").exists()
+
+
+def test_cli_salt_file_and_env(tmp_path):
+    runner = CliRunner()
+    help_text = runner.invoke(app, ["scrub", "--help"], terminal_width=200).output
+    assert "--salt-file" in help_text and "MEDOCR_SALT" in help_text
+    src = tmp_path / "in"
+    write_ct(src / "c.dcm", size=64)
+    salt_file = tmp_path / "salt.txt"
+    salt_file.write_text("  secret-x  \nsecond line is ignored\n")
+    args = ["scrub", str(src), "--header", "basic", "--no-verify"]
+    uids = {}
+    for label, extra, env in [
+        ("flag", ["--salt", "secret-x"], {}),
+        ("file", ["--salt-file", str(salt_file)], {}),
+        ("env", [], {"MEDOCR_SALT": "secret-x"}),
+        ("other", ["--salt", "secret-y"], {}),
+    ]:
+        result = runner.invoke(app, [*args[:2], str(tmp_path / label), *args[2:], *extra], env=env)
+        assert result.exit_code == 0, result.output
+        uids[label] = pydicom.dcmread(tmp_path / label / "c.dcm").SOPInstanceUID
+    assert uids["flag"] == uids["file"] == uids["env"] != uids["other"]
+    # MEDOCR_SALT is ambient: --header keep ignores it rather than refusing the run.
+    keep = ["scrub", str(src), str(tmp_path / "keep"), "--no-verify"]
+    result = runner.invoke(app, keep, env={"MEDOCR_SALT": "secret-x"})
+    assert result.exit_code == 0, result.output
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n")
+    for n, (extra, env) in enumerate(
+        [
+            (["--salt", "secret-x", "--salt-file", str(salt_file)], {}),
+            (["--salt-file", str(salt_file)], {"MEDOCR_SALT": "secret-x"}),
+            (["--salt-file", str(empty)], {}),
+            (["--salt-file", str(tmp_path / "missing.txt")], {}),
+            (["--salt-file", str(tmp_path)], {}),  # a folder
+        ]
+    ):
+        out = str(tmp_path / f"bad{n}")
+        result = runner.invoke(app, [*args[:2], out, *args[2:], *extra], env=env)
+        assert result.exit_code == 2, result.output
+        assert "secret" not in result.output and "salt" in result.output
+        if "--salt-file" in extra and "--salt" not in extra and not env:
+            assert extra[-1] in result.output.replace("\n", "")  # names the file
