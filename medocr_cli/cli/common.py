@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from medocr_cli.errors import MedocrError
+from medocr_cli.errors import MedocrError, printable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,8 +38,16 @@ def global_options(ctx: typer.Context) -> GlobalOptions:
 
 
 def fail(message: str, code: int = 2) -> None:
-    """Print one error line and exit with `code`."""
-    err_console.print(f"[bold red]medocr: error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print one error line and exit with `code`.
+
+    Control characters in `message` (a file name can hold a newline or a terminal escape
+    sequence) are shown escaped, and brackets in it are not read as Rich markup.
+    """
+    err_console.print(
+        f"[bold red]medocr: error:[/] {escape(printable(message))}",
+        highlight=False,
+        soft_wrap=True,
+    )
     raise typer.Exit(code)
 
 

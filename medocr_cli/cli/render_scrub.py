@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -15,10 +16,19 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from medocr_cli.errors import printable
 from medocr_cli.pipeline.scrub import ScrubSummary
 from medocr_cli.types import FileResult, Status
 
 _STYLE = {Status.OK: "green", Status.FLAGGED: "yellow", Status.FAILED: "red", Status.SKIPPED: "dim"}
+
+
+def shown(text: object) -> str:
+    """A path or message as it may be printed: control characters escaped, no Rich markup.
+
+    A file name can hold a terminal escape sequence, a newline or `[bold]`-like brackets.
+    """
+    return escape(printable(text))
 
 
 class RichProgress:
@@ -59,22 +69,25 @@ class RichProgress:
             self._bar.advance(self._task)
         extra = result.extra
         if result.status == Status.FAILED:
-            self.console.print(f"[red]failed[/] {result.error}", highlight=False, soft_wrap=True)
-        elif result.status == Status.FLAGGED:
-            where = f" -> {extra['quarantined']}" if "quarantined" in extra else ""
             self.console.print(
-                f"[yellow]flagged[/] {result.path}: {extra.get('residual', 0)} residual text "
-                f"box(es){where}",
+                f"[red]failed[/] {shown(result.error)}", highlight=False, soft_wrap=True
+            )
+        elif result.status == Status.FLAGGED:
+            where = f" -> {shown(extra['quarantined'])}" if "quarantined" in extra else ""
+            self.console.print(
+                f"[yellow]flagged[/] {shown(result.path)}: {extra.get('residual', 0)} "
+                f"residual text box(es){where}",
                 highlight=False,
                 soft_wrap=True,
             )
         elif self.verbose:
             note = " (resumed)" if extra.get("resumed") else ""
             self.console.print(
-                f"[{_STYLE[result.status]}]{result.status}[/] {result.path} "
+                f"[{_STYLE[result.status]}]{result.status}[/] {shown(result.path)} "
                 f"frames={result.frames} reused={extra.get('frames_reused', 0)} "
                 f"boxes={result.boxes} {result.seconds:.2f}s{note}",
                 highlight=False,
+                soft_wrap=True,  # one line per file, however long the path
             )
 
 
@@ -114,9 +127,9 @@ def render_summary(console: Console, summary: ScrubSummary) -> None:
     if stages:
         parts = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(stages.items(), key=lambda kv: -kv[1]))
         console.print(f"time by stage: {parts}", highlight=False)
-    console.print(f"report: {summary.report_path}", highlight=False)
+    console.print(f"report: {shown(summary.report_path)}", highlight=False)
     if summary.html_path is not None:
         console.print(
-            f"review page: {summary.html_path} (its thumbnails show the original text)",
+            f"review page: {shown(summary.html_path)} (its thumbnails show the original text)",
             highlight=False,
         )

@@ -7,16 +7,20 @@ stored dtype with `Dataset.set_pixel_data`, uncompressed, so nothing is ever sil
 
 from __future__ import annotations
 
+import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pydicom
 from pydicom import Dataset
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import FileMetaDataset, validate_file_meta
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
+from pydicom.pixels.common import PhotometricInterpretation
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     HTJ2K,
@@ -31,7 +35,7 @@ from pydicom.uid import (
 )
 
 from medocr_cli import __version__
-from medocr_cli.errors import InputFileError, UnsupportedError
+from medocr_cli.errors import InputFileError, UnsupportedError, error_origin
 from medocr_cli.io.atomic import atomic_path
 from medocr_cli.io.dicom_large import LARGE_BYTES, is_large, map_frames, stream_pixel_data
 from medocr_cli.io.render import to_uint8
@@ -47,20 +51,48 @@ _IDENTIFYING = ("SOPClassUID", "SOPInstanceUID", "Modality", "Rows", "StudyInsta
 def read_dicom(path: Path) -> Scan:
     """Read and decode a DICOM file into a `Scan`.
 
+    No message quotes a header value or the text of a pydicom/NumPy exception (either can hold
+    patient data): a bad attribute is named by its keyword with what was expected, a decoder
+    failure by its type and module. pydicom's warnings (which quote values) are silenced.
+
     Raises:
-        InputFileError: Not DICOM, truncated, or without pixel data.
+        InputFileError: Not DICOM, truncated, without pixel data, or with a pixel-describing
+            attribute (Rows, BitsStored, PhotometricInterpretation...) that cannot be used.
         UnsupportedError: Pixel data in a transfer syntax or layout that cannot be decoded.
     """
+    with _quiet():
+        return _read_dicom(path)
+
+
+class _Drop(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence pydicom's warnings and log records: they quote invalid header values."""
+    logger, drop = logging.getLogger("pydicom"), _Drop()
+    logger.addFilter(drop)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(path, force=True, defer_size=LARGE_BYTES)
-            meta = getattr(ds, "file_meta", None)
-            syntax = UID(str(meta.get("TransferSyntaxUID", ""))) if meta is not None else UID("")
-            if syntax.is_transfer_syntax and syntax.is_deflated:
-                ds = pydicom.dcmread(path, force=True)  # a deferred read cannot re-inflate
+            yield
+    finally:
+        logger.removeFilter(drop)
+
+
+def _read_dicom(path: Path) -> Scan:
+    try:
+        ds = pydicom.dcmread(path, force=True, defer_size=LARGE_BYTES)
+        meta = getattr(ds, "file_meta", None)
+        syntax = UID(str(meta.get("TransferSyntaxUID", ""))) if meta is not None else UID("")
+        if syntax.is_transfer_syntax and syntax.is_deflated:
+            ds = pydicom.dcmread(path, force=True)  # a deferred read cannot re-inflate
     except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputFileError(f"not a readable DICOM file: {exc}", path=path) from exc
+        raise InputFileError(
+            f"not a readable DICOM file, truncated or damaged ({error_origin(exc)})", path=path
+        ) from None
     if not any(k in ds for k in _PIXEL_KEYWORDS):
         if len(ds) == 0 or (ds.preamble is None and not any(k in ds for k in _IDENTIFYING)):
             raise InputFileError(
@@ -72,27 +104,27 @@ def read_dicom(path: Path) -> Scan:
     if "PixelData" not in ds:
         raise UnsupportedError("float pixel data is not supported", path=path)
     _ensure_file_meta(ds)
+    pixel = _pixel_attributes(ds, path)
+    samples = pixel["SamplesPerPixel"]
+    shape = (pixel["NumberOfFrames"], pixel["Rows"], pixel["Columns"])
+    shape += (samples,) if samples > 1 else ()
+    photometric = _photometric(ds, path)
     try:
-        n_frames = int(ds.get("NumberOfFrames", 1) or 1)
-        samples = int(ds.get("SamplesPerPixel", 1) or 1)
-        shape = (n_frames, int(ds.Rows), int(ds.Columns)) + ((samples,) if samples > 1 else ())
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise InputFileError(f"damaged image header: {_first_line(exc)}", path=path) from exc
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            arr = map_frames(ds, path, shape) if is_large(ds, shape) else None
-            if arr is None:
-                arr = ds.pixel_array
+        arr = map_frames(ds, path, shape) if is_large(ds, shape) else None
+        if arr is None:
+            arr = ds.pixel_array
     except (NotImplementedError, RuntimeError) as exc:
         ts = ds.file_meta.TransferSyntaxUID
         raise UnsupportedError(
-            f"cannot decode pixel data ({ts.name}): {_first_line(exc)}",
+            f"cannot decode pixel data ({ts.name}; {error_origin(exc)})",
             hint="the data may be damaged, or use a codec pydicom's plugins do not decode",
             path=path,
-        ) from exc
+        ) from None
     except Exception as exc:  # pydicom raises many types for damaged data
-        raise InputFileError(f"damaged pixel data: {_first_line(exc)}", path=path) from exc
+        raise InputFileError(
+            f"damaged pixel data: it does not decode as the header describes ({error_origin(exc)})",
+            path=path,
+        ) from None
 
     if arr.size != int(np.prod(shape)):
         raise InputFileError(
@@ -101,28 +133,92 @@ def read_dicom(path: Path) -> Scan:
     frames = arr.reshape(shape)
     if not frames.dtype.isnative:
         frames = frames.astype(frames.dtype.newbyteorder("="))
-    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     if photometric.startswith("YBR") and samples == 3:
         photometric = "RGB"  # pydicom converts YCbCr to RGB on decode
     palette = None
     if photometric == "PALETTE COLOR":
         palette = _palette_rgb(ds, path)
-    bits_stored = int(ds.get("BitsStored", arr.dtype.itemsize * 8))
+    bits_stored = pixel["BitsStored"] or arr.dtype.itemsize * 8
     return Scan(
         path=path,
         format="dicom",
         frames=frames,
         photometric=photometric,
         bits_stored=bits_stored,
-        signed=int(ds.get("PixelRepresentation", 0)) == 1,
+        signed=pixel["PixelRepresentation"] == 1,
         dataset=ds,
         palette=palette,
     )
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+#: Pixel-describing attributes read as integers: (default when absent or empty, allowed values;
+#: None allows any integer from 0). A BitsStored of 0 means "absent": the decoded dtype decides.
+_PIXEL_INTS: dict[str, tuple[int, tuple[int, ...] | None]] = {
+    "Rows": (0, None),
+    "Columns": (0, None),
+    "NumberOfFrames": (1, None),
+    "SamplesPerPixel": (1, None),
+    "BitsAllocated": (0, None),
+    "BitsStored": (0, None),
+    "PixelRepresentation": (0, (0, 1)),
+    "PlanarConfiguration": (0, (0, 1)),
+}
+
+
+def _pixel_attributes(ds: Dataset, path: Path) -> dict[str, int]:
+    """Read the integers that lay out the pixel data, naming (never quoting) a bad one.
+
+    Raises:
+        InputFileError: An attribute is missing where required, not one integer, or out of range.
+    """
+    values: dict[str, int] = {}
+    for keyword, (default, allowed) in _PIXEL_INTS.items():
+        expected = "0 or 1" if allowed else "a positive integer"
+        try:
+            value = ds.get(keyword)
+            if not isinstance(value, str) and hasattr(value, "__len__"):
+                raise TypeError  # several values, or bytes pydicom could not read as a number
+            number = default if value is None or str(value).strip() == "" else int(value)
+        except (ValueError, TypeError, OverflowError, KeyError, AttributeError):
+            raise InputFileError(
+                f"damaged image header: {keyword} is not {expected}", path=path
+            ) from None
+        if keyword in ("NumberOfFrames", "SamplesPerPixel") and number == 0:
+            number = 1  # some writers put 0 in single-frame or grey files
+        if (allowed is not None and number not in allowed) or (allowed is None and number < 0):
+            raise InputFileError(f"damaged image header: {keyword} is not {expected}", path=path)
+        values[keyword] = number
+    for keyword in ("Rows", "Columns"):
+        if values[keyword] < 1:
+            raise InputFileError(
+                f"damaged image header: {keyword} is missing or not a positive integer", path=path
+            )
+    return values
+
+
+_PHOTOMETRICS = frozenset(str(p.value) for p in PhotometricInterpretation)
+
+
+def _photometric(ds: Dataset, path: Path) -> str:
+    """The Photometric Interpretation, upper case; MONOCHROME2 when absent.
+
+    Raises:
+        InputFileError: It is not one of the values DICOM defines (the value is not quoted).
+    """
+    try:
+        value = ds.get("PhotometricInterpretation")
+    except (ValueError, TypeError, KeyError):
+        value = b""  # present but unreadable
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "MONOCHROME2"
+    text = value.strip().upper() if isinstance(value, str) else ""
+    if text not in _PHOTOMETRICS:
+        raise InputFileError(
+            "damaged image header: PhotometricInterpretation is not a defined term "
+            "(MONOCHROME1, MONOCHROME2, PALETTE COLOR, RGB, YBR_FULL, ...)",
+            path=path,
+        )
+    return text
 
 
 def _ensure_file_meta(ds: Dataset) -> None:
@@ -143,12 +239,28 @@ def _ensure_file_meta(ds: Dataset) -> None:
 
 def _palette_rgb(ds: Dataset, path: Path) -> np.ndarray:
     """Return the uint8 RGB colour of every palette index (index -> row)."""
-    bits = int(ds.get("BitsStored", 8))
+    bits = int(ds.get("BitsStored", 8) or 8)  # checked by `_pixel_attributes`
+    for colour in ("Red", "Green", "Blue"):
+        keyword = f"{colour}PaletteColorLookupTableDescriptor"
+        try:
+            descriptor = [int(v) for v in ds[keyword].value]
+        except Exception:  # absent is reported by the LUT step below
+            if keyword in ds:
+                raise InputFileError(
+                    f"damaged image header: {keyword} is not three integers", path=path
+                ) from None
+            continue
+        if len(descriptor) != 3:
+            raise InputFileError(
+                f"damaged image header: {keyword} is not three integers", path=path
+            )
     try:
         indices = np.arange(1 << min(bits, 16), dtype=np.uint16 if bits > 8 else np.uint8)
         rgb = apply_color_lut(indices, ds)
     except Exception as exc:
-        raise UnsupportedError(f"unusable palette colour lookup table: {exc}", path=path) from exc
+        raise UnsupportedError(
+            f"unusable palette colour lookup table ({error_origin(exc)})", path=path
+        ) from None
     if rgb.dtype != np.uint8:
         rgb = (
             (rgb.astype(np.uint32) >> 8).astype(np.uint8)
@@ -193,7 +305,22 @@ def write_dicom(
         cleaned: Mark the file as pixel-cleaned (see `mark_cleaned`).
         header: Optional header de-identification step (e.g. `deid_header.HeaderDeidentifier`),
             run on the dataset after the pixel marks and before the file meta is synchronised.
+
+    Raises:
+        InputFileError: A header element of the input cannot be parsed to be written again
+            (named by keyword, its value never quoted).
     """
+    with _quiet():
+        _write_dicom(scan, target, cleaned=cleaned, header=header)
+
+
+def _write_dicom(
+    scan: Scan,
+    target: Path,
+    *,
+    cleaned: bool,
+    header: Callable[[Dataset], None] | None,
+) -> None:
     ds = scan.dataset
     assert ds is not None
     had_frames = "NumberOfFrames" in ds
@@ -203,8 +330,7 @@ def write_dicom(
     streamed = isinstance(scan.frames, np.memmap) or scan.frames.nbytes >= LARGE_BYTES
     if streamed:  # before the elements are parsed, so a deferred Pixel Data is never loaded
         stream_pixel_data(ds, scan)
-    for _ in ds.iterall():  # parse every raw element now, so it is re-encoded, not copied as bytes
-        pass
+    _parse_all(ds, scan.path)  # every raw element now, so it is re-encoded, not copied as bytes
     syntax = ds.file_meta.TransferSyntaxUID
     if syntax in LOSSY_SYNTAXES:
         _record_lossy_history(ds, syntax)
@@ -240,6 +366,27 @@ def write_dicom(
             little_endian=True,
             force_encoding=True,
         )
+
+
+def _parse_all(ds: Dataset, path: Path) -> None:
+    """Parse every element of `ds` (nested ones too); name, never quote, one that cannot be.
+
+    Raises:
+        InputFileError: An element's bytes are not a valid value of its VR.
+    """
+    for tag in list(ds.keys()):
+        try:
+            elem = ds[tag]
+        except Exception:  # pydicom's conversion errors quote the value
+            keyword = keyword_for_tag(tag) or str(tag)
+            raise InputFileError(
+                f"damaged header: {keyword} does not hold a valid value of its type",
+                hint="the file cannot be written back as it is",
+                path=path,
+            ) from None
+        if elem.VR == "SQ":
+            for item in elem.value:
+                _parse_all(item, path)
 
 
 def _set_wide_pixel_data(ds: Dataset, arr: np.ndarray, scan: Scan) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from medocr_cli.errors import InputFileError, UnsupportedError
+from medocr_cli.errors import InputFileError, UnsupportedError, error_origin
 from medocr_cli.io.atomic import atomic_path
 from medocr_cli.io.scan import Scan
 
@@ -59,7 +59,10 @@ def read_image(path: Path, fmt: str) -> Scan:
                 if fmt != "tiff":
                     break
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InputFileError(f"cannot decode {fmt.upper()} data: {exc}", path=path) from exc
+        raise InputFileError(
+            f"cannot decode {fmt.upper()} data, truncated or damaged ({error_origin(exc)})",
+            path=path,
+        ) from None
     except UnsupportedError as exc:
         raise UnsupportedError(exc.message, hint=exc.hint, path=path) from exc
     shapes = {a.shape for a in arrays}

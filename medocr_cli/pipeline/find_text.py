@@ -145,14 +145,11 @@ def read_stacked(frame: np.ndarray, index: int, boxes: Sequence[Box]) -> list[Bo
     Only confident, word-like readings are returned (`stages.printed`'s plausibility rule).
     """
     import cv2
-    import pytesseract
 
-    from medocr_cli.config import tesseract_env
-    from medocr_cli.stages.printed import keep_plausible
+    from medocr_cli.stages.printed import keep_plausible, tesseract_data
 
     if not boxes:
         return []
-    tesseract_env()
     grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     rows, cols = grey.shape
     gap = 12
@@ -183,7 +180,7 @@ def read_stacked(frame: np.ndarray, index: int, boxes: Sequence[Box]) -> list[Bo
         [cv2.copyMakeBorder(c, 0, 0, 0, width - c.shape[1], cv2.BORDER_REPLICATE) for c in strips]
     )
     found: list[Box] = []
-    data = pytesseract.image_to_data(stack, config="--psm 11", output_type=pytesseract.Output.DICT)
+    data = tesseract_data(stack, 11)
     for i, text in enumerate(data["text"]):
         if not text.strip() or float(data["conf"][i]) < 0:
             continue

@@ -20,6 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from medocr_cli.errors import error_origin
 from medocr_cli.io import read_scan
 from medocr_cli.io.atomic import atomic_path
 from medocr_cli.types import FileResult, Status
@@ -238,7 +239,8 @@ def _frame_image(path: Path, frame: int, what: str) -> np.ndarray:
     except _UnreadableError:
         raise
     except Exception as exc:  # any decoder failure: one bad file must not stop the page
-        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        # Never the exception's own text: it can quote header values (patient data).
+        message = getattr(exc, "message", None) or error_origin(exc)
         raise _UnreadableError(f"{what} cannot be read ({message})") from exc
     if img.dtype != np.uint8:
         img = np.clip(img, 0, 255).astype(np.uint8)

@@ -8,6 +8,7 @@ both polarities, padded, and upscaled when small; word boxes are mapped back to 
 from __future__ import annotations
 
 import shutil
+import subprocess
 from dataclasses import dataclass
 
 import cv2
@@ -58,6 +59,71 @@ def check_tesseract() -> None:
         )
 
 
+#: zlib level of the PNG handed to Tesseract: lossless at any level, and 1 is the fastest.
+_PNG_LEVEL = 1
+
+
+def tesseract_data(image: np.ndarray, psm: int) -> dict[str, list]:
+    """Run Tesseract on one 8-bit image (grey or RGB) and return its word table.
+
+    The table is what `pytesseract.image_to_data(image, config=f"--psm {psm}",
+    output_type=Output.DICT)` returns (one list per TSV column: level, ..., left, top, width,
+    height, conf, text; numbers as int, conf truncated), from the same Tesseract command. But
+    nothing touches the disk: the image goes to the binary on stdin as a PNG and the TSV comes
+    back on stdout. pytesseract writes both into the temp folder, where a killed run leaves the
+    frame and the words read from it (patient data) behind.
+
+    Args:
+        image: uint8 pixels, (rows, cols) grey or (rows, cols, 3) RGB.
+        psm: Tesseract page segmentation mode.
+
+    Raises:
+        ToolMissingError: The `tesseract` binary is not installed.
+        RuntimeError: Tesseract failed on the image (a defect: the caller's file-level handler
+            reports it with the file's name).
+    """
+    tesseract_env()
+    pixels = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+    ok, png = cv2.imencode(".png", pixels, [cv2.IMWRITE_PNG_COMPRESSION, _PNG_LEVEL])
+    if not ok:
+        raise ValueError("the image cannot be encoded as PNG for Tesseract")
+    command = ["tesseract", "stdin", "stdout", "-c", "tessedit_create_tsv=1", "--psm", str(psm)]
+    try:
+        proc = subprocess.run(command, input=png.tobytes(), capture_output=True, check=False)
+    except FileNotFoundError:
+        check_tesseract()
+        raise
+    if proc.returncode != 0:
+        raise RuntimeError(f"tesseract exited with status {proc.returncode}")
+    return _tsv_to_dict(proc.stdout.decode("utf-8"))
+
+
+def _tsv_to_dict(tsv: str) -> dict[str, list]:
+    """Parse Tesseract's TSV into columns exactly as pytesseract's `file_to_dict` does."""
+    rows = [row.split("\t") for row in tsv.strip().split("\n")]
+    if len(rows) < 2:
+        return {}
+    header = rows.pop(0)
+    if len(rows[-1]) < len(header):
+        rows[-1].append("")  # the last word's empty text cell is cut off by the strip
+    text_column = len(header) - 1
+    table: dict[str, list] = {}
+    for i, head in enumerate(header):
+        column: list = []
+        for row in rows:
+            if len(row) <= i:
+                continue
+            if i == text_column:
+                column.append(row[i])
+                continue
+            try:
+                column.append(int(float(row[i])))
+            except ValueError:
+                column.append(row[i])
+        table[head] = column
+    return table
+
+
 def _to_grey(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3:
         return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
@@ -92,10 +158,7 @@ def read_printed(
         frame: Frame index written into the boxes.
         config: Tesseract settings; defaults suit 256-1024 px scans.
     """
-    import pytesseract
-
     config = config or PrintedConfig()
-    tesseract_env()
     grey = _to_grey(image)
     h, w = grey.shape
     if config.blur_sigma > 0:
@@ -118,9 +181,7 @@ def read_printed(
             cv2.BORDER_CONSTANT,
             value=pad_value,
         )
-        data = pytesseract.image_to_data(
-            padded, config=f"--psm {config.psm}", output_type=pytesseract.Output.DICT
-        )
+        data = tesseract_data(padded, config.psm)
         for i, text in enumerate(data["text"]):
             conf = float(data["conf"][i])
             if conf < config.weak_conf_floor or not _has_text_chars(text):
