@@ -82,7 +82,7 @@ def test_scrub_json_and_exit_codes(tmp_path):
             for r in rows[0]["regions"]
         ), (x0, y0, x1, y1, rows[0]["regions"])
     again = runner.invoke(app, ["--quiet", "scrub", str(tmp_path / "in"), str(tmp_path / "out")])
-    assert again.exit_code == 1  # exists, --overwrite not given
+    assert again.exit_code == 2  # a clash: outputs exist, neither --resume nor --overwrite given
     missing = runner.invoke(app, ["scrub", str(tmp_path / "nope"), str(tmp_path / "out2")])
     assert missing.exit_code == 2 and "nope" in missing.output
 

@@ -45,7 +45,14 @@ def test_statuses_and_exit_code(scrubbed):
 def test_output_tree_mirrors_input_and_failed_file_is_not_copied(scrubbed):
     _, out, _, _, _ = scrubbed
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert files == ["a.png", "medocr-report.jsonl", "sub/cine.dcm", "sub/ct.dcm"]
+    assert files == [
+        ".medocr/journal.jsonl",
+        ".medocr/lock",
+        "a.png",
+        "medocr-report.jsonl",
+        "sub/cine.dcm",
+        "sub/ct.dcm",
+    ]
 
 
 def test_inputs_untouched(scrubbed):
@@ -101,9 +108,9 @@ def test_existing_outputs_need_overwrite(scrubbed, tmp_path):
     target = tmp_path / "out"
     target.mkdir()
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(target / "a.png")
-    summary = run_scrub(ScrubConfig(inputs=[src / "a.png"], output=target))
-    assert summary.results[0].status == Status.FAILED
-    assert "--overwrite" in summary.results[0].error
+    with pytest.raises(UsageError, match="--overwrite"):  # a clash: refused before anything
+        run_scrub(ScrubConfig(inputs=[src / "a.png"], output=target))
+    assert sorted(p.name for p in target.iterdir()) == ["a.png"]
     summary = run_scrub(ScrubConfig(inputs=[src / "a.png"], output=target, overwrite=True))
     assert summary.results[0].status == Status.OK
 

@@ -85,13 +85,13 @@ def test_resume_skips_finished_and_redoes_changed(tmp_path, calls):
     os.utime(src / "b.png", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # b changed
     calls.clear()
 
-    # Without --overwrite the changed file's existing output is refused, as without --resume.
-    kept = run_scrub(ScrubConfig(inputs=[src], output=out, resume=True, verify=False))
-    by_name = {Path(r.path).name: r for r in kept.results}
-    assert by_name["a.png"].extra["resumed"] is True and by_name["a.png"].status == Status.OK
-    assert by_name["b.png"].status == Status.FAILED and "--overwrite" in by_name["b.png"].error
-    assert calls == []
-    # That failed run still kept a's ok line: resuming again with --overwrite skips a, redoes b.
+    # Without --overwrite the changed file's existing output is a clash: the run stops (exit 2)
+    # before touching anything, as without --resume.
+    journal = (out / ".medocr" / "journal.jsonl").read_bytes()
+    with pytest.raises(UsageError, match="--overwrite"):
+        run_scrub(ScrubConfig(inputs=[src], output=out, resume=True, verify=False))
+    assert calls == [] and (out / ".medocr" / "journal.jsonl").read_bytes() == journal
+    # Resuming again with --overwrite skips a, redoes b.
     again = run_scrub(
         ScrubConfig(inputs=[src], output=out, resume=True, overwrite=True, verify=False)
     )
@@ -110,25 +110,30 @@ def test_resume_after_interruption(tmp_path, monkeypatch, calls):
     real = scrub_mod.scrub_file
     stop_at = ["b.png"]
 
-    def interrupted(item, target, config, header=None, models=None):
+    def interrupted(item, target, config, header=None, models=None, *rest):
         if item.path.name in stop_at:
             raise KeyboardInterrupt
-        return real(item, target, config, header, models)
+        return real(item, target, config, header, models, *rest)
 
     monkeypatch.setattr(scrub_mod, "scrub_file", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_scrub(ScrubConfig(inputs=[src], output=out, verify=False))
     monkeypatch.setattr(scrub_mod, "scrub_file", real)
-    assert set(report(out)) == {"a.png"} and not (out / "b.png").exists()
-    # A killed run leaves only the .partial report behind; resume reads that too.
-    (out / REPORT_NAME).rename(out / f".{REPORT_NAME}.partial")
+    # b was being cleaned when the run stopped: reported failed (interrupted), nothing written.
+    assert report(out)["a.png"]["status"] == "ok" and not (out / "b.png").exists()
+    assert (
+        report(out)["b.png"]["status"] == "failed"
+        and "interrupted" in report(out)["b.png"]["error"]
+    )
+    # A killed run leaves no report, only its journal; resume reads that.
+    (out / REPORT_NAME).unlink()
     calls.clear()
     summary = run_scrub(ScrubConfig(inputs=[src], output=out, resume=True, verify=False))
     by_name = {Path(r.path).name: r for r in summary.results}
     assert by_name["a.png"].extra.get("resumed") is True
     assert by_name["b.png"].status == Status.OK and "resumed" not in by_name["b.png"].extra
     assert len(calls) == 1 and (out / "b.png").exists()
-    assert not (out / f".{REPORT_NAME}.partial").exists()
+    assert set(report(out)) == {"a.png", "b.png"}
 
     # A resumed run interrupted at a (changed) keeps the earlier line of b, which it never reached.
     stop_at[:] = ["a.png"]

@@ -31,9 +31,14 @@ from medocr_cli.types import Status
 TMP_SUFFIX = ".medocr-tmp"
 
 
+#: The run's journal and lock under OUT (`pipeline.scrub_journal`): kept by design.
+STATE = {".medocr", ".medocr/journal.jsonl", ".medocr/lock"}
+
+
 def listing(folder: Path) -> list[str]:
-    """Every entry under `folder`, hidden ones included, relative and sorted."""
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+    """Every entry under `folder`, hidden ones included (but the journal), relative and sorted."""
+    names = (p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+    return sorted(name for name in names if name not in STATE)
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -111,7 +116,7 @@ def test_full_disk_on_one_file(tmp_path: Path, monkeypatch, stage: str) -> None:
     hits: list[str] = []
 
     def save(self, fp, *args, **kwargs):
-        if stage == "mid-write" and Path(fp).name.startswith(".b.png."):
+        if stage == "mid-write" and ".b.png." in Path(fp).name:
             hits.append(str(fp))
             Path(fp).write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100)  # a partial file
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -215,10 +220,10 @@ def test_file_vanishing_mid_run(tmp_path: Path, monkeypatch) -> None:
     three_pngs(src)
     real = scrub_mod.scrub_file
 
-    def delete_b_first(item, target, config, header=None, models=None):
+    def delete_b_first(item, target, config, header=None, models=None, *rest):
         if item.path.name == "b.png":
             item.path.unlink()
-        return real(item, target, config, header, models)
+        return real(item, target, config, header, models, *rest)
 
     monkeypatch.setattr(scrub_mod, "scrub_file", delete_b_first)
     summary = run_scrub(ScrubConfig(inputs=[src], output=out, verify=False))
@@ -239,7 +244,7 @@ def test_ctrl_c_while_writing_the_second_file(tmp_path: Path, monkeypatch) -> No
     real_save = Image.Image.save
 
     def save(self, fp, *args, **kwargs):
-        if Path(fp).name.startswith(".b.png."):
+        if ".b.png." in Path(fp).name:
             Path(fp).write_bytes(b"\x89PNG\r\n\x1a\n")  # half-written when the key is pressed
             raise KeyboardInterrupt
         return real_save(self, fp, *args, **kwargs)
@@ -250,7 +255,11 @@ def test_ctrl_c_while_writing_the_second_file(tmp_path: Path, monkeypatch) -> No
     monkeypatch.undo()
     assert listing(out) == ["a.png", REPORT_NAME]
     lines = report_lines(out)
-    assert [(Path(x["path"]).name, x["status"]) for x in lines] == [("a.png", "ok")]
+    assert [(Path(x["path"]).name, x["status"]) for x in lines] == [
+        ("a.png", "ok"),
+        ("b.png", "failed"),
+    ]
+    assert "interrupted" in lines[1]["error"]
 
 
 def test_ctrl_c_while_cleaning_the_second_file(tmp_path: Path, monkeypatch) -> None:
@@ -270,7 +279,11 @@ def test_ctrl_c_while_cleaning_the_second_file(tmp_path: Path, monkeypatch) -> N
     with pytest.raises(KeyboardInterrupt):
         run_scrub(ScrubConfig(inputs=[src], output=out))
     assert listing(out) == ["a.png", REPORT_NAME]
-    assert [Path(x["path"]).name for x in report_lines(out)] == ["a.png"]
+    lines = report_lines(out)
+    assert [(Path(x["path"]).name, x["status"]) for x in lines] == [
+        ("a.png", "ok"),
+        ("b.dcm", "failed"),
+    ]
 
 
 # --- a file that could not be cleaned is never copied out ----------------------------------------

@@ -91,6 +91,13 @@ def scrub(
             min=1,
         ),
     ] = 1,
+    follow_links: Annotated[
+        bool,
+        typer.Option(
+            help="Follow symbolic links that lead outside their input folder. By default they "
+            "are reported as skipped, like dangling links, link loops and FIFOs.",
+        ),
+    ] = False,
     report_text: Annotated[
         bool,
         typer.Option(
@@ -118,9 +125,21 @@ def scrub(
     salt: Annotated[
         str | None,
         typer.Option(
-            help="Secret keying the UID remapping of --header basic: the same salt maps a UID "
-            "to the same new UID in every file and every run. Without it a random salt is used "
-            "per run (UIDs then differ between runs). Never written to the outputs.",
+            envvar="MEDOCR_SALT",
+            show_envvar=True,
+            help="Secret keying the UID remapping, dummies and date shift of --header basic: "
+            "the same salt maps a UID to the same new UID in every file and every run. A salt "
+            "on the command line shows in `ps` and the shell history: prefer --salt-file or "
+            "the MEDOCR_SALT environment variable (ignored with --header keep). Without any, a "
+            "random salt is used per run (UIDs then differ between runs). Never written to the "
+            "outputs.",
+        ),
+    ] = None,
+    salt_file: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="PATH",
+            help="Read the --salt from the first line of this file (stripped); not with --salt.",
         ),
     ] = None,
     json_out: Annotated[
@@ -170,7 +189,7 @@ def scrub(
         stop_on_error=on_error == "stop",
         method=method,
         header=header,
-        salt=salt,
+        salt=_resolve_salt(ctx, salt, salt_file, header),
         resume=resume,
         verify=verify,
         strict=strict,
@@ -182,6 +201,7 @@ def scrub(
         report_text=report_text,
         html=html,
         workers=workers,
+        follow_links=follow_links,
     )
     progress = RichProgress(err_console, enabled=not opts.quiet, verbose=opts.verbose)
     with progress:
@@ -191,3 +211,45 @@ def scrub(
     elif not opts.quiet:
         render_summary(out_console, summary)
     raise typer.Exit(summary.exit_code)
+
+
+def _resolve_salt(
+    ctx: typer.Context, salt: str | None, salt_file: Path | None, header: str
+) -> str | None:
+    """The run's salt from --salt, MEDOCR_SALT or --salt-file; never echoes the secret.
+
+    MEDOCR_SALT is ambient configuration, so it is ignored unless the header mode is "basic"
+    (outside "basic" the pipeline refuses an explicit --salt or --salt-file). Two sources at
+    once are refused rather than ranked, so a run never keys its UIDs with a salt the user did
+    not mean.
+
+    Raises:
+        UsageError: A salt given twice, or a salt file that is unreadable or empty.
+    """
+    from medocr_cli.errors import UsageError
+
+    source = ctx.get_parameter_source("salt")
+    from_env = source is not None and source.name == "ENVIRONMENT"
+    if from_env and header != "basic":
+        salt = None
+    if salt_file is None:
+        return salt
+    if salt is not None:
+        given = "MEDOCR_SALT" if from_env else "--salt"
+        raise UsageError(
+            f"{given} and --salt-file both give a salt", hint="give the salt one way only"
+        )
+    try:
+        lines = salt_file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeError):
+        raise UsageError(
+            "cannot read the salt file", hint="give a readable UTF-8 text file", path=salt_file
+        ) from None
+    value = lines[0].strip() if lines else ""
+    if not value:
+        raise UsageError(
+            "the salt file's first line is empty",
+            hint="write the salt on the first line",
+            path=salt_file,
+        )
+    return value

@@ -15,8 +15,8 @@ own stored values are still repainted. `resume` skips inputs a previous run alre
 
 from __future__ import annotations
 
+import errno
 import hashlib
-import json
 import os
 import time
 from collections import Counter
@@ -27,9 +27,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from medocr_cli.errors import MedocrError, OutputError, UsageError
 from medocr_cli.io import read_scan, write_scan
-from medocr_cli.io.walk import REPORT_NAME, InputFile, check_output_root, walk_inputs
+from medocr_cli.io.walk import InputFile, check_output_root, check_targets, walk_inputs
 from medocr_cli.pipeline.find_text import FINDERS, TESSERACT_MODES, make_finder, read_stacked
 from medocr_cli.pipeline.inpaint import AUTO, repaint_frame, resolve_method
+from medocr_cli.pipeline.scrub_journal import (
+    STARTED,
+    Journal,
+    read_lines,
+    run_lock,
+    staging_path,
+    sweep,
+    write_report,
+)
 from medocr_cli.stages.classify import combine_labels
 from medocr_cli.stages.inpaint import ALL_METHODS, LEARNED, boxes_to_mask
 from medocr_cli.stages.mask import text_mask
@@ -102,6 +111,8 @@ class ScrubConfig:
             and that folder must be deleted before the output is shared.
         workers: Processes cleaning files side by side (each with its share of the cores);
             1 cleans them in this process.
+        follow_links: Follow symbolic links that lead outside their input folder (by
+            default such links are reported skipped).
     """
 
     inputs: list[Path]
@@ -123,6 +134,7 @@ class ScrubConfig:
     report_text: bool = False
     html: bool = False
     workers: int = 1
+    follow_links: bool = False
 
 
 def header_step(config: ScrubConfig) -> HeaderDeidentifier | None:
@@ -343,21 +355,40 @@ def clean_frames(
     return removed, handwriting_only
 
 
+def _place(staged: Path, final: Path) -> None:
+    """Move a verified (or flagged) staged output to its final place, atomically."""
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, final)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot move the output into place: {exc.strerror}",
+            hint="free some disk space" if exc.errno == errno.ENOSPC else "check the output folder",
+            path=final,
+        ) from exc
+
+
 def scrub_file(
     item: InputFile,
     target: Path,
     config: ScrubConfig,
     header: HeaderDeidentifier | None = None,
     models: RunModels | None = None,
+    replace_ok: bool = False,
 ) -> FileResult:
     """Clean one file and write it to `target`; never raises for a bad input.
 
     `header` is the run's header step (`header_step(config)`); a DICOM dataset goes through it
     before writing. Without one, "basic" builds its own (with a random salt, one per file,
     unless `config.salt` is set). `models` are the run's loaded models (`load_run_models`;
-    loaded here when not given). With `config.verify` the written file is searched again and
-    a file with text left over a removed region is `flagged` (with `config.strict` it is
-    moved under `OUT/_quarantine`; `target` must then lie under `config.output`).
+    loaded here when not given). `replace_ok` lets an existing `target` be replaced without
+    `config.overwrite` (an output a killed run of medocr left for this very input).
+
+    The output is written to a hidden staging file beside `target` (`staging_path`), searched
+    again there with `config.verify`, and only then renamed into place: at no moment does the
+    output tree hold a file whose check has not finished, whatever kills the process. A file
+    with text left over a removed region is `flagged`; with `config.strict` it goes to
+    `OUT/_quarantine` instead of `target` (which must then lie under `config.output`).
     """
     if header is None and config.header == "basic":
         header = header_step(config)
@@ -365,9 +396,10 @@ def scrub_file(
         models = load_run_models(config)
     t0 = time.perf_counter()
     result = FileResult(path=str(item.path), status=Status.OK)
+    staged = staging_path(target)
     try:
         result.extra.update(_input_stat(item))
-        if target.exists() and not config.overwrite:
+        if target.exists() and not (config.overwrite or replace_ok):
             raise OutputError(
                 "output already exists", hint="pass --overwrite to replace it", path=target
             )
@@ -381,64 +413,38 @@ def scrub_file(
         stage = result.extra["stage_seconds"]
         stage["read"] = round(stage.get("read", 0.0) + read_seconds, 4)
         t_write = time.perf_counter()
-        write_scan(scan, target, header=header)
+        write_scan(scan, staged, header=header)
         stage["write"] = round(time.perf_counter() - t_write, 4)
         del scan  # verification reads the output back: do not hold both in memory
-        result.output = str(target)
         result.extra["verified"] = config.verify
+        final = target
         if config.verify:
-            residual, seconds = verify_output(target, removed, models.finder, handwriting_only)
+            residual, seconds = verify_output(staged, removed, models.finder, handwriting_only)
             stage["verify"] = round(seconds, 4)
             if residual:
                 result.status = Status.FLAGGED
                 result.extra["residual"] = residual
                 result.error = f"{residual} text box(es) still found after cleaning"
                 if config.strict:
-                    rel = target.relative_to(config.output)
-                    moved = quarantine_path(config.output, rel)
-                    try:
-                        moved.parent.mkdir(parents=True, exist_ok=True)
-                        os.replace(target, moved)
-                    except OSError as exc:
-                        # Never leave a flagged output in the tree when --strict was asked for.
-                        target.unlink(missing_ok=True)
-                        raise OutputError(
-                            f"cannot move the flagged output to quarantine: {exc.strerror}",
-                            path=moved,
-                        ) from exc
-                    result.output = None
-                    result.extra["quarantined"] = str(moved)
+                    final = quarantine_path(config.output, target.relative_to(config.output))
+        _place(staged, final)
+        if final == target:
+            result.output = str(target)
+        else:
+            result.extra["quarantined"] = str(final)
     except MedocrError as exc:
         result.status, result.error = Status.FAILED, exc.one_line()
     except Exception as exc:
-        # An unexpected defect on one file must not end an archive run; it is reported instead.
+        # An unexpected defect on one file must not end an archive run; it is reported instead,
+        # by type and place only: the exception's text can quote header values or read text.
+        from medocr_cli.errors import unexpected_error_line
+
         result.status = Status.FAILED
-        result.error = f"{item.path}: unexpected error {type(exc).__name__}: {exc}".splitlines()[0]
+        result.error = unexpected_error_line(item.path, exc)
+    finally:
+        staged.unlink(missing_ok=True)  # left only by a failure or Ctrl-C before placing
     result.seconds = time.perf_counter() - t0
     return result
-
-
-def previous_report(output: Path) -> dict[str, dict[str, Any]]:
-    """The last report line per input path of earlier runs into `output`.
-
-    Reads the finished report and, after it, the `.partial` report a killed run leaves behind
-    (a newer line for the same path wins). Unreadable lines are ignored: such a file is simply
-    processed again.
-    """
-    lines: dict[str, dict[str, Any]] = {}
-    for name in (REPORT_NAME, f".{REPORT_NAME}.partial"):
-        try:
-            text = (output / name).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        for raw in text.splitlines():
-            try:
-                line = json.loads(raw)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(line, dict) and isinstance(line.get("path"), str):
-                lines[line["path"]] = line
-    return lines
 
 
 def resumed_result(
@@ -507,55 +513,125 @@ def _check_options(config: ScrubConfig) -> None:
             )
 
 
-def _jobs(
+@dataclass
+class Job:
+    """One input of a run: where it goes, and what is known before cleaning it.
+
+    Attributes:
+        item: The input entry.
+        target: Its output path (None for skipped entries).
+        ready: Its result when none must be computed (skipped, resumed).
+        replace_ok: Its existing output was left by a killed medocr run for this very input,
+            so it may be replaced without `--overwrite`.
+    """
+
+    item: InputFile
+    target: Path | None = None
+    ready: FileResult | None = None
+    replace_ok: bool = False
+
+
+def plan_jobs(
     items: list[InputFile], config: ScrubConfig, previous: dict[str, dict[str, Any]]
-) -> Iterator[tuple[InputFile, Path | None, FileResult | None]]:
-    """(input, target, result) per input: a result where none must be computed."""
+) -> list[Job]:
+    """One job per input entry, in input order, with nothing written yet.
+
+    Raises:
+        UsageError: Two inputs share an output path, an output resolves into the inputs, or
+            (without `--overwrite`) outputs already exist that this run would have to replace:
+            a second run into the same OUT stops here, before touching anything.
+    """
+    jobs: list[Job] = []
+    clashes: list[Path] = []
     for item in items:
         if not item.candidate:
-            skipped = FileResult(
-                path=str(item.path), status=Status.SKIPPED, error="not an image file"
-            )
-            yield item, None, skipped
+            skipped = FileResult(path=str(item.path), status=Status.SKIPPED, error=item.skip_reason)
+            jobs.append(Job(item, ready=skipped))
             continue
         target = config.output / item.rel
-        done = resumed_result(item, target, previous.get(str(item.path))) if config.resume else None
-        yield item, target, done
+        line = previous.get(str(item.path))
+        done = resumed_result(item, target, line) if config.resume else None
+        orphan = line is not None and line.get("status") == STARTED
+        if done is None and not (config.overwrite or orphan) and target.exists():
+            clashes.append(target)
+        jobs.append(Job(item, target, done, orphan))
+    check_targets(
+        [
+            (job.item, [job.target, quarantine_path(config.output, job.item.rel)])
+            for job in jobs
+            if job.target is not None
+        ],
+        config.inputs,
+    )
+    if clashes:
+        raise UsageError(
+            f"{len(clashes)} output(s) already exist in {config.output}, e.g. {clashes[0]}",
+            hint="--resume skips the files a previous run finished; --overwrite replaces outputs",
+        )
+    return jobs
+
+
+def _dispatch(jobs: list[Job], journal: Journal) -> Iterator[Job]:
+    """Yield the jobs, journaling each file as started just before it is handed out."""
+    for job in jobs:
+        if job.ready is None:
+            assert job.target is not None
+            journal.started(str(job.item.path), job.target, job.item.rel)
+        yield job
 
 
 def _results(
-    items: list[InputFile],
+    jobs: Iterator[Job],
     config: ScrubConfig,
     header: HeaderDeidentifier | None,
     models: RunModels | None,
-    previous: dict[str, dict[str, Any]],
 ) -> Iterator[FileResult]:
-    """One result per input, in input order, cleaned here or in `config.workers` processes."""
+    """One result per job, in job order, cleaned here or in `config.workers` processes."""
     if config.workers > 1:
         from medocr_cli.pipeline.scrub_workers import parallel_results
 
-        yield from parallel_results(_jobs(items, config, previous), config, config.workers)
+        yield from parallel_results(jobs, config, config.workers)
         return
-    for item, target, done in _jobs(items, config, previous):
-        if done is not None:
-            yield done
+    for job in jobs:
+        if job.ready is not None:
+            yield job.ready
         else:
-            assert target is not None
-            yield scrub_file(item, target, config, header, models)
+            assert job.target is not None
+            yield scrub_file(job.item, job.target, config, header, models, job.replace_ok)
+
+
+def _record(journal: Journal, result: FileResult) -> None:
+    """Journal a finished file; an output that cannot be recorded is taken back out.
+
+    Raises:
+        OutputError: The journal cannot be written (the run cannot go on without it).
+    """
+    try:
+        journal.append(result.to_json())
+    except OutputError:
+        for key in (result.output, result.extra.get("quarantined")):
+            if key:
+                Path(key).unlink(missing_ok=True)  # nothing is left that the report does not hold
+        raise
 
 
 def run_scrub(config: ScrubConfig, progress: Progress | None = None) -> ScrubSummary:
     """Clean every image under `config.inputs` into `config.output` and write the report.
 
-    The report `OUT/medocr-report.jsonl` holds one JSON line per input file (path, status,
+    Every file is journaled (`scrub_journal`: a `started` line before it is cleaned, its
+    report line once its output is in place) in `OUT/.medocr/journal.jsonl`, which is only
+    appended to; `OUT/medocr-report.jsonl` (the newest line per input path: path, status,
     output, frames, boxes, seconds, error, input_size, input_mtime_ns, frames_reused, verified,
-    and where they apply verify_seconds, residual, quarantined, resumed); it is written as the
-    run goes and completed with an atomic rename, also when the run is interrupted.
+    and where they apply residual, quarantined, resumed) is rewritten from it atomically when
+    the run ends, also when it is interrupted.
 
     Raises:
-        UsageError: Missing inputs, an output folder inside an input, an input inside
-            `OUT/_quarantine`, an unknown method or header mode, a salt without
-            `header="basic"`, `strict` without `verify`, `resume` with "basic" and no salt.
+        UsageError: Missing inputs, OUT and an input overlapping (either way, links
+            followed), two inputs sharing an output path, outputs already there without
+            `--overwrite`/`--resume`, another run holding OUT, an unknown method or header
+            mode, a salt without `header="basic"`, `strict` without `verify`, `resume` with
+            "basic" and no salt.
+        OutputError: OUT, its journal or its report cannot be written.
         ToolMissingError: Tesseract is not installed.
     """
     _check_options(config)
@@ -570,45 +646,36 @@ def run_scrub(config: ScrubConfig, progress: Progress | None = None) -> ScrubSum
     models = load_run_models(config)  # loaded here even with workers: bad weights fail early
     if config.workers > 1:
         models = None
-    items = list(walk_inputs(config.inputs))
-    if progress is not None:
-        progress.start(len(items))
+    items = list(walk_inputs(config.inputs, follow_links=config.follow_links))
+    jobs = plan_jobs(items, config, read_lines(config.output))
     try:
         config.output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(
             f"cannot create output folder: {exc.strerror}", path=config.output
         ) from exc
-    report = config.output / REPORT_NAME
-    partial = config.output / f".{REPORT_NAME}.partial"
-    previous = previous_report(config.output)
-    results: list[FileResult] = []
-    stopped = False
-    finished = False
-    t0 = time.perf_counter()
-    with open(partial, "w", encoding="utf-8") as fh:
+    with run_lock(config.output):
+        previous = read_lines(config.output)  # again: the lock makes this one authoritative
+        jobs = plan_jobs(items, config, previous)
+        sweep(previous, config.output / QUARANTINE_DIR)
+        journal = Journal(config.output)
+        if progress is not None:
+            progress.start(len(items))
+        results: list[FileResult] = []
+        stopped = False
+        t0 = time.perf_counter()
         try:
-            for result in _results(items, config, header, models, previous):
+            for result in _results(_dispatch(jobs, journal), config, header, models):
+                _record(journal, result)
                 results.append(result)
-                fh.write(json.dumps(result.to_json()) + "\n")
-                fh.flush()
                 if progress is not None:
                     progress.advance(result)
                 if result.status == Status.FAILED and config.stop_on_error:
                     stopped = True
                     break
-            finished = not stopped
         finally:
-            if not finished:
-                # A run cut short keeps the earlier lines of the files it did not reach, so a
-                # later --resume still knows those outputs are done.
-                done = {r.path for r in results}
-                for path, line in previous.items():
-                    if path not in done:
-                        fh.write(json.dumps(line) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-            os.replace(partial, report)
+            journal.close()
+            report = write_report(config.output)
     summary = ScrubSummary(results, report, time.perf_counter() - t0, stopped)
     if config.html:
         from medocr_cli.pipeline.report_html import write_html_report

@@ -38,10 +38,12 @@ def _init(config: Any, threads: int) -> None:
     _STATE["models"] = load_run_models(config)
 
 
-def _run(item: InputFile, target: Path) -> FileResult:
+def _run(item: InputFile, target: Path, replace_ok: bool) -> FileResult:
     from medocr_cli.pipeline.scrub import scrub_file
 
-    return scrub_file(item, target, _STATE["config"], _STATE["header"], _STATE["models"])
+    return scrub_file(
+        item, target, _STATE["config"], _STATE["header"], _STATE["models"], replace_ok
+    )
 
 
 def threads_per_worker(workers: int) -> int:
@@ -50,16 +52,17 @@ def threads_per_worker(workers: int) -> int:
 
 
 def parallel_results(
-    jobs: Iterable[tuple[InputFile, Path | None, FileResult | None]],
+    jobs: Iterable[Any],
     config: Any,
     workers: int,
 ) -> Iterator[FileResult]:
     """Yield one result per job, in job order, cleaning files in `workers` processes.
 
-    A job is (input, target, result): a job that already has a result (skipped, resumed) is
-    passed through in its place; the others are cleaned by a worker. At most 2 x `workers`
-    files are in flight, so memory stays bounded on long runs. `config` must carry the run's
-    salt when the header mode is "basic" (so every worker maps UIDs alike).
+    A job is a `scrub.Job`: one that already has a result (skipped, resumed) is passed
+    through in its place; the others are cleaned by a worker. Jobs are drawn from `jobs` only
+    as they are handed out, so a journaling iterator records each just before it starts. At
+    most 2 x `workers` files are in flight, so memory stays bounded on long runs. `config`
+    must carry the run's salt when the header mode is "basic" (so every worker maps UIDs alike).
     """
     if config.header == "basic" and config.salt is None:
         raise ValueError("parallel runs need the run's salt in the config")
@@ -72,12 +75,11 @@ def parallel_results(
         initargs=(replace(config), threads_per_worker(workers)),
     )
     try:
-        for item, target, ready in jobs:
-            if ready is not None:
-                window.append((ready, None))
+        for job in jobs:
+            if job.ready is not None:
+                window.append((job.ready, None))
             else:
-                assert target is not None
-                window.append((None, pool.submit(_run, item, target)))
+                window.append((None, pool.submit(_run, job.item, job.target, job.replace_ok)))
             while len(window) > 2 * workers or (window and window[0][1] is None):
                 done, future = window.popleft()
                 yield done if future is None else future.result()
