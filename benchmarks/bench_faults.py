@@ -3,17 +3,22 @@
     python benchmarks/bench_faults.py [--files 40] [--kills 3] [--seed 0] [--workers 1]
 
 Builds `--files` 192 px PNGs with fake PHI (a name at the top, an ID at the bottom),
-then runs `medocr scrub IN OUT` in a child process and SIGKILLs it at a random moment, `--kills`
-times in a row (every run after the first with `--resume --overwrite`, as an operator would
-restart it), and finally runs `medocr scrub IN OUT --resume` to the end. The children get a
-private, empty TMPDIR. It then checks, and prints as JSON:
+then runs `medocr scrub IN OUT` in a child process and SIGKILLs it at a random point of its
+work, `--kills` times in a row. Each kill is triggered by the journal, not by the clock (model
+loading takes from seconds to a minute on a loaded machine, and a kill before any file started
+tests nothing): at random either once the journal holds k more finished lines (k in 1..4), or a
+random 0-2 s after the run's first new `started` line. A kill that lands before any file
+started makes the result `ok: false`. Every run after the first has `--resume --overwrite`, as
+an operator would restart it; finally it runs `medocr scrub IN OUT --resume` to the end. The
+children get a private, empty TMPDIR. It then checks, and prints as JSON:
 
 - every input is in the report exactly once, and every line says ok;
 - every file under OUT (the journal folder and the report aside) is an output the report
   names, and every output the report names exists: nothing unaccounted, no temp or staging file;
 - the children's TMPDIR holds no file (no frame or recognised text left behind by Tesseract;
   torch leaves an empty cache folder there, which holds nothing);
-- how many files the killed runs had finished (kept, `resumed` in the last run).
+- how many files the killed runs had finished (kept, `resumed` in the last run), and per kill
+  its trigger, the journal lines it added (`started_lines_added`, `journal_lines_added`).
 
 Exit status 0 when every check holds, 1 otherwise.
 """
@@ -68,13 +73,49 @@ def medocr(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     )
 
 
+def journal_counts(out: Path) -> tuple[int, int]:
+    """(started lines, lines of files cleaned to the end) in OUT's journal so far.
+
+    Lines of resumed files (written without cleaning anything) and skipped entries are not
+    counted: a kill triggered by them could land before any file started.
+    """
+    try:
+        lines = (out / STATE / "journal.jsonl").read_text().splitlines()
+    except OSError:
+        return 0, 0
+    started = sum('"status": "started"' in line for line in lines)
+    passed = sum('"resumed": true' in line or '"status": "skipped"' in line for line in lines)
+    return started, len(lines) - started - passed
+
+
 def finished_lines(out: Path) -> int:
     """Finished-file lines in OUT's journal so far."""
-    try:
-        text = (out / STATE / "journal.jsonl").read_text()
-    except OSError:
-        return 0
-    return sum('"status": "started"' not in line for line in text.splitlines())
+    return journal_counts(out)[1]
+
+
+def kill_when(proc: subprocess.Popen, out: Path, trigger: dict[str, float], timeout: float) -> bool:
+    """SIGKILL `proc` when `trigger` fires; return False when it ended (or timed out) first.
+
+    `trigger` is `{"finished": k}` (k more finished lines than when it started) or
+    `{"after_started_s": d}` (d seconds after its first new `started` line).
+    """
+    started0, finished0 = journal_counts(out)
+    deadline = time.monotonic() + timeout
+    first_start: float | None = None
+    while proc.poll() is None and time.monotonic() < deadline:
+        started, finished = journal_counts(out)
+        if "finished" in trigger and finished - finished0 >= trigger["finished"]:
+            break
+        if "after_started_s" in trigger and started > started0:
+            first_start = first_start or time.monotonic()
+            if time.monotonic() - first_start >= trigger["after_started_s"]:
+                break
+        time.sleep(0.01)
+    if proc.poll() is not None:
+        return False
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return True
 
 
 def check(src: Path, out: Path, tmp: Path) -> dict[str, object]:
@@ -131,19 +172,23 @@ def main() -> int:
     t0 = time.perf_counter()
     for n in range(args.kills):
         extra = [] if n == 0 else ["--resume", "--overwrite"]
-        before = finished_lines(out)
+        started0, finished0 = journal_counts(out)
+        if rng.random() < 0.5:
+            trigger = {"finished": float(rng.randint(1, 4))}
+        else:
+            trigger = {"after_started_s": round(rng.uniform(0.0, 2.0), 2)}
+        t_run = time.perf_counter()
         proc = medocr(common + extra, env)
-        delay = rng.uniform(4.0, 14.0)  # model loading takes a few seconds: kill after it
-        try:
-            proc.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+        killed = kill_when(proc, out, trigger, timeout=900)
+        started, finished = journal_counts(out)
         kills.append(
             {
-                "after_s": round(delay, 2),
+                "trigger": trigger,
+                "killed": killed,
+                "after_s": round(time.perf_counter() - t_run, 2),
                 "returncode": proc.returncode,
-                "journal_lines_added": finished_lines(out) - before,
+                "started_lines_added": started - started0,
+                "journal_lines_added": finished - finished0,
             }
         )
     last = medocr([*common, "--resume"], env)
@@ -156,7 +201,9 @@ def main() -> int:
         seconds=round(time.perf_counter() - t0, 1),
         work=str(work),
     )
-    result["ok"] = bool(result["ok"] and last.returncode == 0)
+    early = [k for k in kills if k["killed"] and not k["started_lines_added"]]
+    result["kills_before_any_file"] = len(early)
+    result["ok"] = bool(result["ok"] and last.returncode == 0 and not early)
     print(json.dumps(result, indent=2))
     return 0 if result["ok"] else 1
 

@@ -6,6 +6,7 @@ import numpy as np
 import pydicom
 import pytest
 from _phi_images import write_ct, write_png
+from conftest import gradient, make_dicom
 from pydicom import Dataset
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import FileMetaDataset
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 
 from medocr_cli.cli.app import app
 from medocr_cli.errors import OutputError, UsageError
-from medocr_cli.io import deid_header
+from medocr_cli.io import deid_header, read_scan, write_scan
 from medocr_cli.io.deid_header import (
     BASIC_METHOD,
     DELETED_ACTIONS,
@@ -424,3 +425,59 @@ def test_cli_salt_file_and_env(tmp_path):
         assert "secret" not in result.output and "salt" in result.output
         if "--salt-file" in extra and "--salt" not in extra and not env:
             assert extra[-1] in result.output.replace("\n", "")  # names the file
+
+
+#: A patient name hidden where the dataset itself has no place for it.
+MARK = "ZEBULON^QUIXWORTH"
+
+
+def _file_with_meta_text(path: Path) -> None:
+    """A small DICOM with a marker in its preamble and in the file meta's text elements."""
+    make_dicom(path, gradient(16, 16))
+    ds = pydicom.dcmread(path)
+    ds.preamble = MARK.encode().ljust(128, b"\0")
+    meta = ds.file_meta
+    meta.SourceApplicationEntityTitle = "ZEBULONAE"
+    meta.SendingApplicationEntityTitle = "ZEBULONAE"
+    meta.ReceivingApplicationEntityTitle = "ZEBULONAE"
+    meta.ImplementationVersionName = "ZEBULON_SH"
+    meta.PrivateInformationCreatorUID = "1.2.3.4"
+    meta.PrivateInformation = MARK.encode()
+    ds.save_as(path, enforce_file_format=True)
+
+
+@pytest.mark.parametrize("header", ["keep", "basic"])
+def test_preamble_is_never_copied(tmp_path, header):
+    _file_with_meta_text(tmp_path / "in.dcm")
+    deid = deid_header.HeaderDeidentifier("s") if header == "basic" else None
+    write_scan(read_scan(tmp_path / "in.dcm"), tmp_path / "out.dcm", header=deid)
+    assert (tmp_path / "out.dcm").read_bytes()[:128] == b"\0" * 128
+
+
+def test_basic_leaves_no_text_in_the_file_meta(tmp_path):
+    _file_with_meta_text(tmp_path / "in.dcm")
+    write_scan(
+        read_scan(tmp_path / "in.dcm"),
+        tmp_path / "out.dcm",
+        header=deid_header.HeaderDeidentifier("s"),
+    )
+    data = (tmp_path / "out.dcm").read_bytes()
+    assert b"ZEBULON" not in data
+    meta = pydicom.dcmread(tmp_path / "out.dcm").file_meta
+    assert {elem.keyword for elem in meta} == {
+        "FileMetaInformationGroupLength",
+        "FileMetaInformationVersion",
+        "MediaStorageSOPClassUID",
+        "MediaStorageSOPInstanceUID",
+        "TransferSyntaxUID",
+        "ImplementationClassUID",
+        "ImplementationVersionName",
+    }
+    assert meta.ImplementationVersionName.startswith("PYDICOM")
+
+
+def test_the_profile_check_covers_the_file_meta():
+    meta = FileMetaDataset()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.SourceApplicationEntityTitle = "ZEBULONAE"
+    assert deid_header.check_file_meta(meta) == ["(0002,0016)"]

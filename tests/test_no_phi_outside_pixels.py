@@ -211,3 +211,17 @@ def test_scrub_escapes_odd_file_names(tmp_path: Path) -> None:
         f"{_ODD}-empty.png",
     }
     assert (out / f"{_ODD}.png").exists()
+
+
+def test_an_unknown_transfer_syntax_is_never_quoted(tmp_path: Path) -> None:
+    """pydicom names an unknown syntax by its raw UID, which a hostile header fills with text."""
+    path = tmp_path / "ts.dcm"
+    ds = make_dicom(path, gradient(16, 16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns that it is no UID
+        ds.file_meta.TransferSyntaxUID = MARKER
+        ds.save_as(path, implicit_vr=False, little_endian=True, enforce_file_format=True)
+    with pytest.raises(MedocrError) as info:
+        read_scan(path)
+    assert MARKER not in info.value.one_line()
+    assert "an unknown transfer syntax" in info.value.one_line()

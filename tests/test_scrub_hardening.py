@@ -307,3 +307,197 @@ def test_links_out_of_the_input_are_followed_when_asked(odd_tree) -> None:
     found = {f.rel.as_posix(): f for f in walk_inputs([src], follow_links=True)}
     assert found["out_file.png"].candidate and found["out_dir/secret.png"].candidate
     assert not found["loop"].candidate and not found["pipe.png"].candidate
+
+
+# --- second adversarial pass (nested roots, journal identity, links into OUT, stale outputs) ---
+
+
+def test_an_input_inside_another_is_refused(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_png(src / "a.png", size=96, seed=1)
+    write_png(src / "sub" / "b.png", size=96, seed=2)
+    result = scrub(str(src), str(src / "sub"), str(out))
+    assert result.exit_code == 2 and "lies inside input" in one_line(result)
+    assert not out.exists()
+
+
+def test_one_file_reached_twice_through_a_folder_link_is_refused(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_png(src / "sub" / "b.png", size=96, seed=2)
+    (src / "alias").symlink_to(src / "sub", target_is_directory=True)  # stays inside IN
+    result = scrub(str(src), str(out))
+    assert result.exit_code == 2 and "reached twice" in one_line(result)
+    assert not out.exists()
+
+
+def test_the_journal_knows_an_input_by_its_real_path(tmp_path: Path, monkeypatch) -> None:
+    """`in` then `$PWD/in`: the same two inputs, resumed, and two report lines, not four."""
+    monkeypatch.chdir(tmp_path)
+    write_png(Path("in") / "a.png", size=96, seed=1)
+    write_png(Path("in") / "b.png", size=96, seed=2)
+    assert scrub("in", "out").exit_code == 0
+    again = scrub(str(tmp_path / "in"), "out", "--resume")
+    assert again.exit_code == 0, again.output
+    lines = report(Path("out"))
+    assert len(lines) == 2 and all(x.get("resumed") for x in lines)
+    assert scrub(str(tmp_path / "in"), "out", "--overwrite").exit_code == 0
+    assert len(report(Path("out"))) == 2
+    assert {x["resolved"] for x in report(Path("out"))} == {
+        str((tmp_path / "in" / n).resolve()) for n in ("a.png", "b.png")
+    }
+
+
+def test_a_started_line_lets_only_its_own_output_be_replaced(tmp_path: Path) -> None:
+    """A kill left in/sub/x.png started for out/sub/x.png; cleaning in/sub into OUT would
+    write out/x.png (in/x.png's output): that needs --overwrite."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_png(src / "x.png", size=96, seed=1)
+    write_png(src / "sub" / "x.png", size=96, seed=2)
+    assert scrub(str(src), str(out)).exit_code == 0
+    with open(journal_path(out), "a") as fh:
+        line = {"path": str(src / "sub" / "x.png"), "status": "started"}
+        fh.write(json.dumps({**line, "output": str(out / "sub" / "x.png"), "rel": "sub/x.png"}))
+        fh.write("\n")
+    before = tree_digest(out)
+    result = scrub(str(src / "sub"), str(out))
+    assert result.exit_code == 2 and "already exist" in one_line(result)
+    assert tree_digest(out) == before
+
+
+def test_an_input_folder_named_quarantine_may_not_share_a_quarantine_place(
+    tmp_path: Path,
+) -> None:
+    from medocr_cli.pipeline.scrub import plan_jobs
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_png(src / "x.png", size=96, seed=1)
+    write_png(src / "_quarantine" / "x.png", size=96, seed=2)
+    items = list(walk_inputs([src]))
+    plan_jobs(items, ScrubConfig(inputs=[src], output=out), {})  # no quarantine: no clash
+    with pytest.raises(UsageError, match="would both be written to"):
+        plan_jobs(items, ScrubConfig(inputs=[src], output=out, strict=True), {})
+
+
+@pytest.mark.parametrize("follow", [False, True], ids=["plain", "follow-links"])
+def test_a_link_into_the_output_folder_is_skipped(tmp_path: Path, follow: bool) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_png(src / "a.png", size=96)
+    assert scrub(str(src), str(out)).exit_code == 0
+    (src / "o").symlink_to(Path("..") / "out", target_is_directory=True)
+    before = tree_digest(out / "a.png")  # hashes one file: it must stay as it is
+    flags = ["--follow-links"] if follow else []
+    result = scrub(str(src), str(out), "--resume", *flags)
+    assert result.exit_code == 0, result.output
+    lines = {Path(x["path"]).name: x for x in report(out)}
+    assert lines["o"]["status"] == "skipped" and "output folder" in lines["o"]["error"]
+    assert not (out / "o").exists() and tree_digest(out / "a.png") == before
+
+
+def test_symlink_loops_as_input_output_or_output_folder_give_one_line(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    write_png(src / "sub" / "x.png", size=96)
+    (tmp_path / "l1").symlink_to(tmp_path / "lA")
+    (tmp_path / "lA").symlink_to(tmp_path / "l1")
+    (tmp_path / "outC").mkdir()
+    (tmp_path / "outC" / "sub").symlink_to("sub")  # a link to itself, where a folder must go
+    for args in (
+        (str(src), str(tmp_path / "lA")),
+        (str(tmp_path / "lA"), str(tmp_path / "outB")),
+        (str(src), str(tmp_path / "outC")),
+    ):
+        result = scrub(*args)
+        assert result.exit_code == 2 and "loop" in one_line(result), args
+
+
+def test_a_dangling_link_as_output_folder_is_named(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    write_png(src / "a.png", size=96)
+    (tmp_path / "out").symlink_to(tmp_path / "gone")
+    result = scrub(str(src), str(tmp_path / "out"))
+    assert result.exit_code == 2 and "dangling" in one_line(result)
+
+
+def test_a_file_where_an_output_folder_must_go_is_refused(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_png(src / "a.png", size=96)
+    write_png(src / "sub" / "y.png", size=96)
+    out.mkdir()
+    (out / "sub").write_text("not a folder")
+    result = scrub(str(src), str(out))
+    assert result.exit_code == 2 and "a file, not a folder" in one_line(result)
+    assert not (out / "a.png").exists()
+
+
+def test_a_staging_file_that_cannot_be_removed_stops_nothing(tmp_path: Path, monkeypatch) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_png(src / "a.png", size=96, seed=1)
+    write_png(src / "b.png", size=96, seed=2)
+    real_unlink = Path.unlink
+
+    def unlink(self: Path, missing_ok: bool = False) -> None:
+        if ".medocr-stage" in self.name:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    summary = run_scrub(ScrubConfig(inputs=[src], output=out, verify=False))
+    monkeypatch.undo()
+    assert [r.status for r in summary.results] == ["ok", "ok"]
+    assert len(report(out)) == 2
+
+
+def test_report_temp_files_a_kill_left_are_removed(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_png(src / "a.png", size=96)
+    assert scrub(str(src), str(out)).exit_code == 0
+    left = out / f".{REPORT_NAME}.k1ll3d.medocr-tmp"  # what write_text_atomic names its temp
+    left.write_text("torn")
+    other = out / ".someone-elses.medocr-tmp"
+    other.write_text("not ours")
+    assert scrub(str(src), str(out), "--resume").exit_code == 0
+    assert not left.exists() and other.exists()
+
+
+def test_outputs_of_inputs_that_no_longer_clean_are_removed(tmp_path: Path) -> None:
+    """A broken input and a now dangling link: their old outputs leave OUT with them."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    for i in range(3):
+        write_png(src / f"d{i}" / f"f{i}.png", size=96, seed=i)
+    assert scrub(str(src), str(out)).exit_code == 0
+    (src / "d0" / "f0.png").write_bytes(os.urandom(2000))
+    (src / "d1" / "f1.png").unlink()
+    (src / "d1" / "f1.png").symlink_to(tmp_path / "gone.png")
+    result = scrub(str(src), str(out), "--resume", "--overwrite")
+    assert result.exit_code == 1
+    status = {Path(x["path"]).name: x["status"] for x in report(out)}
+    assert status == {"f0.png": "failed", "f1.png": "skipped", "f2.png": "ok"}
+    files, named = accounted(out)
+    assert files == named == {"d2/f2.png"}
+
+
+def test_a_stale_output_a_kill_left_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    """Killed between writing a failed line and removing the old output: the next run does."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_png(src / "a.png", size=96, seed=1)
+    write_png(src / "b.png", size=96, seed=2)
+    assert scrub(str(src), str(out)).exit_code == 0
+    with open(journal_path(out), "a") as fh:
+        line = {"path": str(src / "a.png"), "status": "failed", "output": None, "placed": []}
+        fh.write(json.dumps({**line, "resolved": str((src / "a.png").resolve())}) + "\n")
+    (src / "a.png").write_bytes(os.urandom(500))
+    assert scrub(str(src / "b.png"), str(out), "--resume").exit_code == 0
+    assert not (out / "a.png").exists()
+    files, named = accounted(out)
+    assert files == named == {"b.png"}
+
+
+def test_salt_file_that_never_ends_and_empty_salt_variable(tmp_path: Path, monkeypatch) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_png(src / "a.png", size=96)
+    monkeypatch.setenv("MEDOCR_SALT", "")
+    result = scrub(str(src), str(out), "--header", "basic")
+    assert result.exit_code == 2 and "MEDOCR_SALT" in one_line(result)
+    monkeypatch.delenv("MEDOCR_SALT")
+    missing = str(tmp_path / "missing")  # refused after the salt is read: the test stays fast
+    result = scrub(missing, str(out), "--header", "basic", "--salt-file", "/dev/zero")
+    assert result.exit_code == 2 and "no such file" in one_line(result)  # it returned at all

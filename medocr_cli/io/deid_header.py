@@ -202,8 +202,9 @@ class HeaderDeidentifier:
             self._anonymizer.anonymize(ds)
             if "SOPInstanceUID" in ds:
                 meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+            strip_file_meta(meta)
         _apply_table(ds, self.table, original, self._new_uid)
-        failures = check_basic_profile(ds, self.table, original)
+        failures = check_basic_profile(ds, self.table, original) + check_file_meta(meta)
         if failures:
             if "PatientIdentityRemoved" in ds:  # dicognito claims it whenever the pixels are clean
                 del ds.PatientIdentityRemoved
@@ -222,6 +223,27 @@ class HeaderDeidentifier:
 def deidentify_header(ds: Dataset, salt: str) -> None:
     """Apply the Basic Profile to one dataset in place with UIDs keyed by `salt`."""
     HeaderDeidentifier(salt)(ds)
+
+
+#: File meta elements "basic" keeps: the group length, the version, the SOP Class and Instance
+#: (already remapped) and the transfer syntax. The rest (application entity titles, presentation
+#: addresses, private information, the source's implementation name) can name people and
+#: places; the writer fills in its own Implementation Class UID and Version Name.
+FILE_META_KEPT = frozenset({0x00020000, 0x00020001, 0x00020002, 0x00020003, 0x00020010})
+
+
+def strip_file_meta(meta: Dataset) -> None:
+    """Remove every file meta element but `FILE_META_KEPT`, in place."""
+    for tag in list(meta.keys()):
+        if tag not in FILE_META_KEPT:
+            del meta[tag]
+
+
+def check_file_meta(meta: Dataset | None) -> list[str]:
+    """Return the tags of file meta elements "basic" should have removed (never values)."""
+    if meta is None:
+        return []
+    return [_tag_text(elem.tag) for elem in meta if elem.tag not in FILE_META_KEPT]
 
 
 def check_basic_profile(
