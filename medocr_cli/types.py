@@ -16,6 +16,20 @@ class Status(StrEnum):
     SKIPPED = "skipped"
 
 
+class OutputSyntax(StrEnum):
+    """How a DICOM output's pixel data is stored; always lossless (see `io/dicom_encode.py`).
+
+    `keep` keeps the input's transfer syntax when it is lossless and can be encoded here, else
+    writes the smallest lossless codec; `explicit` writes uncompressed; the others name a codec.
+    """
+
+    KEEP = "keep"
+    EXPLICIT = "explicit"
+    RLE = "rle"
+    JPEG_LS = "jpeg-ls"
+    JPEG2000 = "jpeg2000"
+
+
 @dataclass(frozen=True, slots=True)
 class Box:
     """One region of text found in one frame.

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from medocr_cli.cli.common import err_console, global_options, handle_errors, print_json
+from medocr_cli.types import OutputSyntax
 
 
 @handle_errors
@@ -43,6 +44,15 @@ def inpaint(
         ),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
+    output_syntax: Annotated[
+        OutputSyntax,
+        typer.Option(
+            help="How a DICOM output stores its pixels, always losslessly: 'keep' (the input's "
+            "transfer syntax when lossless and writable here, else the smallest lossless "
+            "codec), 'explicit' (uncompressed), 'rle', 'jpeg-ls' or 'jpeg2000'.",
+            case_sensitive=False,
+        ),
+    ] = OutputSyntax.KEEP,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Repaint the given regions of an image, in its stored values, and write its own format.
@@ -67,6 +77,7 @@ def inpaint(
         overwrite=overwrite,
         weights=weights,
         device=device,
+        output_syntax=output_syntax.value,
     )
     if json_out:
         print_json(

@@ -2,7 +2,8 @@
 
 Pixels are decoded with pydicom and the pylibjpeg plugins; the layout comes from Samples per
 Pixel and Number of Frames, never from the array's ndim. Edited values are written back in the
-stored dtype with `Dataset.set_pixel_data`, uncompressed, so nothing is ever silently made lossy.
+stored dtype with `Dataset.set_pixel_data`, then, as the output syntax asks, encoded with a
+lossless codec (`io/dicom_encode.py`), so nothing is ever silently made lossy.
 """
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ from pydicom.uid import (
     JPEGExtended12Bit,
     JPEGLSNearLossless,
     SecondaryCaptureImageStorage,
+    UID_dictionary,
     generate_uid,
 )
 
 from medocr_cli import __version__
 from medocr_cli.errors import InputFileError, UnsupportedError, error_origin
 from medocr_cli.io.atomic import atomic_path
+from medocr_cli.io.dicom_encode import encode_scan, plan_syntax
 from medocr_cli.io.dicom_large import LARGE_BYTES, is_large, map_frames, stream_pixel_data
 from medocr_cli.io.render import to_uint8
 from medocr_cli.io.scan import Scan
@@ -114,9 +117,8 @@ def _read_dicom(path: Path) -> Scan:
         if arr is None:
             arr = ds.pixel_array
     except (NotImplementedError, RuntimeError) as exc:
-        ts = ds.file_meta.TransferSyntaxUID
         raise UnsupportedError(
-            f"cannot decode pixel data ({ts.name}; {error_origin(exc)})",
+            f"cannot decode pixel data ({syntax_name(ds)}; {error_origin(exc)})",
             hint="the data may be damaged, or use a codec pydicom's plugins do not decode",
             path=path,
         ) from None
@@ -292,12 +294,14 @@ def write_dicom(
     *,
     cleaned: bool = True,
     header: Callable[[Dataset], None] | None = None,
+    output_syntax: str = "explicit",
 ) -> None:
     """Write the scan's frames back into its dataset and save it to `target` atomically.
 
-    The transfer syntax becomes Explicit VR Little Endian (uncompressed), YBR data is labelled
-    RGB, the SOP Instance UID is kept (unless `header` replaces it) and the file meta made
-    consistent with it. The dataset held by `scan` is updated in place.
+    The transfer syntax is chosen by `output_syntax` (see `dicom_encode.plan_syntax`; always
+    lossless), YBR data is labelled RGB (YBR_RCT inside JPEG 2000), the SOP Instance UID is
+    kept (unless `header` replaces it) and the file meta made consistent with it. The dataset
+    held by `scan` is updated in place.
 
     Args:
         scan: The scan, with its (edited) frames.
@@ -305,13 +309,19 @@ def write_dicom(
         cleaned: Mark the file as pixel-cleaned (see `mark_cleaned`).
         header: Optional header de-identification step (e.g. `deid_header.HeaderDeidentifier`),
             run on the dataset after the pixel marks and before the file meta is synchronised.
+        output_syntax: An `OutputSyntax` value: "keep" (the input's syntax when lossless and
+            writable here, else the smallest lossless codec, else deflated), "explicit"
+            (uncompressed; the default here, so library callers get what they always got),
+            "rle", "jpeg-ls" or "jpeg2000" (uncompressed when the codec cannot hold the
+            frames).
 
     Raises:
         InputFileError: A header element of the input cannot be parsed to be written again
             (named by keyword, its value never quoted).
+        UsageError: `output_syntax` is not one of the modes.
     """
     with _quiet():
-        _write_dicom(scan, target, cleaned=cleaned, header=header)
+        _write_dicom(scan, target, cleaned=cleaned, header=header, output_syntax=output_syntax)
 
 
 def _write_dicom(
@@ -320,6 +330,7 @@ def _write_dicom(
     *,
     cleaned: bool,
     header: Callable[[Dataset], None] | None,
+    output_syntax: str,
 ) -> None:
     ds = scan.dataset
     assert ds is not None
@@ -328,14 +339,14 @@ def _write_dicom(
     arr = scan.frames if scan.n_frames > 1 else scan.frames[0]
     big_endian_source = not ds.original_encoding[1]
     streamed = isinstance(scan.frames, np.memmap) or scan.frames.nbytes >= LARGE_BYTES
+    plan = plan_syntax(output_syntax, ds.file_meta.TransferSyntaxUID, streamed=streamed)
     if streamed:  # before the elements are parsed, so a deferred Pixel Data is never loaded
         stream_pixel_data(ds, scan)
     _parse_all(ds, scan.path)  # every raw element now, so it is re-encoded, not copied as bytes
     syntax = ds.file_meta.TransferSyntaxUID
     if syntax in LOSSY_SYNTAXES:
         _record_lossy_history(ds, syntax)
-    if syntax.is_encapsulated or not syntax.is_little_endian or syntax.is_deflated:
-        syntax = ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    syntax = ds.file_meta.TransferSyntaxUID = plan.fallback
     if not streamed and arr.dtype.itemsize <= 2:
         ds.set_pixel_data(
             np.ascontiguousarray(arr),
@@ -350,6 +361,10 @@ def _write_dicom(
     for keyword in ("ExtendedOffsetTable", "ExtendedOffsetTableLengths"):
         if keyword in ds:  # only allowed with encapsulated (compressed) pixel data
             del ds[keyword]
+    encoded = encode_scan(scan, plan.codecs, streamed=streamed) if plan.codecs else None
+    if encoded is not None:
+        encoded.apply(ds)
+        syntax = encoded.syntax
     if big_endian_source:
         _swap_binary_words(ds)
         ds.set_original_encoding(syntax.is_implicit_VR, True)  # the words are little endian now
@@ -463,8 +478,24 @@ def mark_cleaned(ds: Dataset) -> None:
         del ds.IconImageSequence
 
 
+def syntax_name(ds: Dataset) -> str:
+    """The name of the dataset's transfer syntax, or "an unknown transfer syntax".
+
+    Never the UID itself when it is not a known syntax: pydicom's `UID.name` returns the raw
+    value then, and a damaged or hostile header can put any text there.
+    """
+    uid = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    entry = UID_dictionary.get(str(uid)) if uid is not None else None
+    if entry is None or entry[1] != "Transfer Syntax":
+        return "an unknown transfer syntax"
+    return str(entry[0])
+
+
 def _sync_file_meta(ds: Dataset) -> None:
-    """Make the file meta header agree with the dataset's SOP Class and Instance UIDs."""
+    """Make the file meta header agree with the dataset's SOP Class and Instance UIDs.
+
+    The preamble is always written as zeros (it is no part of the dataset; it may carry text).
+    """
     if "SOPClassUID" not in ds:
         ds.SOPClassUID = SecondaryCaptureImageStorage
     if "SOPInstanceUID" not in ds:
@@ -472,5 +503,4 @@ def _sync_file_meta(ds: Dataset) -> None:
     ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     validate_file_meta(ds.file_meta, enforce_standard=True)
-    if ds.preamble is None:
-        ds.preamble = b"\x00" * 128
+    ds.preamble = b"\x00" * 128  # never the input's: its 128 free bytes can hide anything

@@ -153,6 +153,7 @@ def write_scan(
     *,
     cleaned: bool = True,
     header: Callable[[Dataset], None] | None = None,
+    output_syntax: str = "explicit",
 ) -> None:
     """Write `scan` to `target` atomically, in the format it was read from.
 
@@ -164,11 +165,14 @@ def write_scan(
         header: For DICOM, a header de-identification step called with the pydicom dataset
             before writing (e.g. `deid_header.HeaderDeidentifier`); ignored for other formats,
             which carry no header to clean.
+        output_syntax: For DICOM, how the pixel data is stored, always losslessly: an
+            `OutputSyntax` value ("keep", "explicit", "rle", "jpeg-ls", "jpeg2000"); see
+            `dicom.write_dicom`. Ignored for other formats.
     """
     if scan.format == "dicom":
         from medocr_cli.io.dicom import write_dicom
 
-        write_dicom(scan, target, cleaned=cleaned, header=header)
+        write_dicom(scan, target, cleaned=cleaned, header=header, output_syntax=output_syntax)
     else:
         from medocr_cli.io.images import write_image
 

@@ -131,6 +131,7 @@ def run_inpaint(
     overwrite: bool = False,
     weights: Path | None = None,
     device: str = "cpu",
+    output_syntax: str = "keep",
 ) -> int:
     """Repaint the regions in `image` and write the result to `output`; return frames changed.
 
@@ -143,6 +144,8 @@ def run_inpaint(
         overwrite: Replace an existing output.
         weights: Weights folder or `inpainter.pt` for the learned method (default: shipped).
         device: Torch device of the learned method.
+        output_syntax: How a DICOM output stores its pixels, always losslessly (an
+            `OutputSyntax` value; see `io/dicom_encode.py`).
 
     Raises:
         UsageError: Bad arguments; NotBuiltError (a UsageError) when "learned" has no weights.
@@ -169,5 +172,5 @@ def run_inpaint(
             continue
         repaint_frame(scan, index, mask, method, inpainter=inpainter)
         changed += 1
-    write_scan(scan, output)
+    write_scan(scan, output, output_syntax=output_syntax)
     return changed
