@@ -16,7 +16,8 @@ PRINTED_FONTS := fonts-dejavu-core fonts-liberation fonts-freefont-ttf fonts-ter
 HANDWRITING_FONTS := fonts-dkg-handwriting fonts-breip fonts-bwht fonts-dancingscript \
 	fonts-femkeklaver fonts-humor-sans fonts-comic-neue fonts-kaushanscript fonts-tomsontalks \
 	fonts-klee fonts-leckerli-one fonts-nanum-extra fonts-tlwg-purisa-ttf fonts-kiloji fonts-seto
-DEBIAN_PACKAGES := tesseract-ocr tesseract-ocr-eng $(PRINTED_FONTS) $(HANDWRITING_FONTS)
+# dcmtk: storescu/echoscu, to send to `medocr serve` (its end-to-end test uses storescu).
+DEBIAN_PACKAGES := tesseract-ocr tesseract-ocr-eng dcmtk $(PRINTED_FONTS) $(HANDWRITING_FONTS)
 
 .PHONY: setup system-deps demo test lint bench examples clean
 

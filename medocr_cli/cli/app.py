@@ -1,4 +1,4 @@
-"""The `medocr` command: global options and the seven subcommands.
+"""The `medocr` command: global options and the eight subcommands.
 
 Only Typer and rich are imported here; each subcommand imports its pipeline (and with it numpy,
 OpenCV, torch) when it runs, so `medocr --help` stays instant.
@@ -18,6 +18,7 @@ from medocr_cli.cli.generate_dataset import generate_dataset
 from medocr_cli.cli.inpaint import inpaint
 from medocr_cli.cli.merge import merge
 from medocr_cli.cli.scrub import scrub
+from medocr_cli.cli.serve import serve
 from medocr_cli.cli.train import train
 
 app = typer.Typer(
@@ -25,7 +26,8 @@ app = typer.Typer(
     help=(
         "Remove burned-in text (names, IDs, dates, notes) from medical images, PNG or DICOM, "
         "and repaint the pixels so the image still looks like the original. "
-        "Run `medocr scrub IN OUT` to clean a folder tree; the other commands run one stage each."
+        "Run `medocr scrub IN OUT` to clean a folder tree, `medocr serve OUT` to clean what a "
+        "DICOM node receives; the other commands run one stage each."
     ),
     no_args_is_help=True,
     rich_markup_mode="markdown",
@@ -73,6 +75,7 @@ app.command("extract")(extract)
 app.command("merge")(merge)
 app.command("inpaint")(inpaint)
 app.command("scrub")(scrub)
+app.command("serve")(serve)
 
 
 def main() -> None:
