@@ -124,3 +124,7 @@ class ToolMissingError(MedocrError):
     """An external tool medocr needs (Tesseract) is not installed."""
 
     exit_code = 2
+
+
+class ClusterError(MedocrError):
+    """The Dask cluster of a `--cluster` run was lost while files were in flight."""

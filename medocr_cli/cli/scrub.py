@@ -13,7 +13,9 @@ from medocr_cli.cli.common import (
     handle_errors,
     out_console,
     print_json,
+    resolve_salt,
 )
+from medocr_cli.types import OutputSyntax
 
 
 @handle_errors
@@ -98,6 +100,17 @@ def scrub(
             "are reported as skipped, like dangling links, link loops and FIFOs.",
         ),
     ] = False,
+    output_syntax: Annotated[
+        OutputSyntax,
+        typer.Option(
+            help="How DICOM outputs store their pixels, always losslessly: 'keep' (the "
+            "input's transfer syntax when it is lossless and can be written here, else the "
+            "smallest of JPEG-LS, JPEG 2000 and RLE lossless), 'explicit' (uncompressed), "
+            "'rle', 'jpeg-ls' or 'jpeg2000' (lossless; uncompressed when the codec cannot "
+            "hold the image, e.g. 32-bit samples).",
+            case_sensitive=False,
+        ),
+    ] = OutputSyntax.KEEP,
     report_text: Annotated[
         bool,
         typer.Option(
@@ -142,6 +155,46 @@ def scrub(
             help="Read the --salt from the first line of this file (stripped); not with --salt.",
         ),
     ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            metavar="local:N|tcp://HOST:PORT",
+            help="Clean files on a Dask cluster: 'local:N' starts N worker processes here, "
+            "'tcp://HOST:PORT' uses a running `dask scheduler` with `dask worker`s on several "
+            "machines. Each worker loads the models once and writes its outputs straight into "
+            "OUT, so every machine must see IN and OUT at the same paths (a shared "
+            "filesystem). Not with --workers.",
+        ),
+    ] = None,
+    files: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="LIST",
+            help="Read the input files from LIST (one path a line; blank lines and '#' lines "
+            "skipped; relative paths relative to LIST's folder) instead of IN: give only OUT. "
+            "Outputs go to OUT/<file name>, so two listed files with one name are refused "
+            "(exit 2): give --files-root then.",
+        ),
+    ] = None,
+    files_root: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="With --files: write each output to OUT/<its path relative to DIR>; every "
+            "listed file must lie below DIR.",
+        ),
+    ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="SITE.toml",
+            help="Read a site recipe: weights, header, salt_file, method, find, tesseract, "
+            "verify, strict, workers, batch_size, output_syntax, cluster, and per-scanner "
+            "rectangles always cleared or never touched ([[rule]]). Options on the command "
+            "line override it.",
+        ),
+    ] = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the per-file results as a JSON array on stdout.")
     ] = False,
@@ -154,7 +207,8 @@ def scrub(
     The text is masked (narrowed to the strokes), repainted by the learned inpainter (or
     Telea / Navier-Stokes) in the stored pixel values, and the file is written in its own
     format into the same relative place under OUT. DICOM
-    outputs are uncompressed, marked BurnedInAnnotation NO with the Clean Pixel Data code;
+    outputs stay losslessly compressed (--output-syntax), are marked BurnedInAnnotation NO
+    with the Clean Pixel Data code;
     `--header basic` also de-identifies their headers (Annex E Basic Profile, UIDs keyed by --salt).
 
     Each output is read back and the frames that had text are searched again (detector and
@@ -173,35 +227,67 @@ def scrub(
     from medocr_cli.errors import UsageError
     from medocr_cli.pipeline.scrub import ScrubConfig, run_scrub
 
-    if len(paths) < 2:
+    if files is not None and len(paths) != 1:
+        raise UsageError(
+            "with --files give only the output folder", hint="medocr scrub --files LIST OUT"
+        )
+    if files is None and len(paths) < 2:
         raise UsageError(
             "scrub needs at least one input and an output folder", hint="medocr scrub IN OUT"
         )
+    if files_root is not None and files is None:
+        raise UsageError("--files-root only applies with --files")
     if on_error not in ("continue", "stop"):
         raise UsageError(f"--on-error {on_error!r} is not one of continue, stop")
     opts = global_options(ctx)
+    from medocr_cli.cli.site_options import with_recipe
     from medocr_cli.config import resolve_device
+    from medocr_cli.io.file_list import FileList
+    from medocr_cli.site_config import load_site_config
 
+    site = load_site_config(config_file) if config_file is not None else None
+    chosen = with_recipe(
+        ctx,
+        site,
+        {
+            "weights": weights,
+            "header": header,
+            "salt_file": salt_file,
+            "method": method,
+            "find": find,
+            "tesseract": tesseract,
+            "verify": verify,
+            "strict": strict,
+            "workers": workers,
+            "batch_size": batch_size,
+            "output_syntax": output_syntax.value,
+            "cluster": cluster,
+        },
+    )
     config = ScrubConfig(
         inputs=list(paths[:-1]),
         output=paths[-1],
         overwrite=overwrite,
         stop_on_error=on_error == "stop",
-        method=method,
-        header=header,
-        salt=_resolve_salt(ctx, salt, salt_file, header),
+        method=chosen["method"],
+        header=chosen["header"],
+        salt=resolve_salt(ctx, salt, chosen["salt_file"], chosen["header"]),
         resume=resume,
-        verify=verify,
-        strict=strict,
-        find=find,
-        tesseract=tesseract,
-        weights=weights,
+        verify=chosen["verify"],
+        strict=chosen["strict"],
+        find=chosen["find"],
+        tesseract=chosen["tesseract"],
+        weights=chosen["weights"],
         device=resolve_device(opts.device),
-        batch_size=batch_size,
+        batch_size=chosen["batch_size"],
         report_text=report_text,
         html=html,
-        workers=workers,
+        workers=chosen["workers"],
         follow_links=follow_links,
+        output_syntax=chosen["output_syntax"],
+        cluster=chosen["cluster"],
+        files=FileList(files, files_root) if files is not None else None,
+        regions=site.rules if site is not None else None,
     )
     progress = RichProgress(err_console, enabled=not opts.quiet, verbose=opts.verbose)
     with progress:
@@ -211,45 +297,3 @@ def scrub(
     elif not opts.quiet:
         render_summary(out_console, summary)
     raise typer.Exit(summary.exit_code)
-
-
-def _resolve_salt(
-    ctx: typer.Context, salt: str | None, salt_file: Path | None, header: str
-) -> str | None:
-    """The run's salt from --salt, MEDOCR_SALT or --salt-file; never echoes the secret.
-
-    MEDOCR_SALT is ambient configuration, so it is ignored unless the header mode is "basic"
-    (outside "basic" the pipeline refuses an explicit --salt or --salt-file). Two sources at
-    once are refused rather than ranked, so a run never keys its UIDs with a salt the user did
-    not mean.
-
-    Raises:
-        UsageError: A salt given twice, or a salt file that is unreadable or empty.
-    """
-    from medocr_cli.errors import UsageError
-
-    source = ctx.get_parameter_source("salt")
-    from_env = source is not None and source.name == "ENVIRONMENT"
-    if from_env and header != "basic":
-        salt = None
-    if salt_file is None:
-        return salt
-    if salt is not None:
-        given = "MEDOCR_SALT" if from_env else "--salt"
-        raise UsageError(
-            f"{given} and --salt-file both give a salt", hint="give the salt one way only"
-        )
-    try:
-        lines = salt_file.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeError):
-        raise UsageError(
-            "cannot read the salt file", hint="give a readable UTF-8 text file", path=salt_file
-        ) from None
-    value = lines[0].strip() if lines else ""
-    if not value:
-        raise UsageError(
-            "the salt file's first line is empty",
-            hint="write the salt on the first line",
-            path=salt_file,
-        )
-    return value

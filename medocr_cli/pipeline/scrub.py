@@ -15,6 +15,7 @@ own stored values are still repainted. `resume` skips inputs a previous run alre
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -27,19 +28,27 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from medocr_cli.errors import MedocrError, OutputError, UsageError
 from medocr_cli.io import read_scan, write_scan
-from medocr_cli.io.walk import InputFile, check_output_root, check_targets, walk_inputs
+from medocr_cli.io.walk import (
+    InputFile,
+    check_output_root,
+    check_targets,
+    check_unique,
+    entry_key,
+    real_path,
+    walk_inputs,
+)
 from medocr_cli.pipeline.find_text import FINDERS, TESSERACT_MODES, make_finder, read_stacked
 from medocr_cli.pipeline.inpaint import AUTO, repaint_frame, resolve_method
 from medocr_cli.pipeline.scrub_journal import (
     STARTED,
     Journal,
     read_lines,
+    recorded_target,
     run_lock,
     staging_path,
     sweep,
     write_report,
 )
-from medocr_cli.stages.classify import combine_labels
 from medocr_cli.stages.inpaint import ALL_METHODS, LEARNED, boxes_to_mask
 from medocr_cli.stages.mask import text_mask
 from medocr_cli.stages.printed import PrintedConfig, check_tesseract
@@ -49,7 +58,9 @@ if TYPE_CHECKING:
     import numpy as np
 
     from medocr_cli.io.deid_header import HeaderDeidentifier
+    from medocr_cli.io.file_list import FileList
     from medocr_cli.pipeline.find_text import ClassicalFinder, LearnedFinder
+    from medocr_cli.site_config import FixedRegions, PixelRules
     from medocr_cli.stages.inpaint import LearnedInpainter
 
 HEADER_MODES = ("keep", "basic")
@@ -113,6 +124,16 @@ class ScrubConfig:
             1 cleans them in this process.
         follow_links: Follow symbolic links that lead outside their input folder (by
             default such links are reported skipped).
+        output_syntax: How DICOM outputs store their pixels, always losslessly (an
+            `OutputSyntax` value, see `io/dicom_encode.py`): "keep" (the input's syntax when
+            lossless and writable, else the smallest lossless codec), "explicit"
+            (uncompressed), "rle", "jpeg-ls" or "jpeg2000".
+        cluster: Clean files on a Dask cluster (`pipeline/scrub_cluster.py`): "local:N" or
+            "tcp://HOST:PORT"; None cleans them here (or in `workers` processes).
+        files: Read the input files from this list (`io/file_list.py`) instead of walking
+            `inputs`, which are then the folders the list's files lie in (set by `run_scrub`).
+        regions: A site recipe's per-scanner rules (`site_config.PixelRules`): rectangles
+            always cleared or never touched on the DICOM images a rule matches.
     """
 
     inputs: list[Path]
@@ -135,6 +156,10 @@ class ScrubConfig:
     html: bool = False
     workers: int = 1
     follow_links: bool = False
+    output_syntax: str = "keep"
+    cluster: str | None = None
+    files: FileList | None = None
+    regions: PixelRules | None = None
 
 
 def header_step(config: ScrubConfig) -> HeaderDeidentifier | None:
@@ -196,6 +221,7 @@ def verify_output(
     removed: dict[int, list[Box]],
     finder: LearnedFinder | ClassicalFinder,
     handwriting_only: set[int] | None = None,
+    fixed: FixedRegions | None = None,
 ) -> tuple[int, float]:
     """Search the written output again; return (residual boxes, seconds spent).
 
@@ -207,7 +233,8 @@ def verify_output(
     when it overlaps the removed region (the boxes grown as for the mask). Frames the
     classifier called H (`handwriting_only`) skip Tesseract, which does not read handwriting
     (the detector still searches them). Frames whose output rendering is byte-identical to an
-    already searched one reuse its answer.
+    already searched one reuse its answer. Text found wholly inside a site rule's never-touch
+    rectangle (`fixed`) was left there on purpose and does not count.
     """
     t0 = time.perf_counter()
     scan = read_scan(target)
@@ -224,6 +251,8 @@ def verify_output(
                 found = [b for b in found if b.score >= VERIFY_MIN_SCORE]
                 if index not in (handwriting_only or set()):
                     found += read_stacked(image, index, boxes)
+            if fixed is not None:
+                found = [b for b in found if not fixed.keeps(b.x0, b.y0, b.x1, b.y1)]
             seen[key] = sum(_overlaps(b, mask) for b in found)
         residual += seen[key]
         scan.drop_renderings()
@@ -279,7 +308,12 @@ def _add_seconds(seconds: dict[str, float], more: dict[str, float]) -> None:
 
 
 def clean_frames(
-    scan: Any, models: RunModels, batch_size: int, result: FileResult, report_text: bool
+    scan: Any,
+    models: RunModels,
+    batch_size: int,
+    result: FileResult,
+    report_text: bool,
+    fixed: FixedRegions | None = None,
 ) -> tuple[dict[int, list[Box]], set[int]]:
     """Find, mask and repaint every frame of `scan` in place.
 
@@ -288,7 +322,9 @@ def clean_frames(
     Frames go through the finder `batch_size` at a time; a frame byte-identical to one already
     searched reuses its mask (kept bit-packed: a byte per 8 pixels of each distinct frame).
     Per-step seconds, the classifier's label, fallbacks, the removed regions (coordinates
-    only) and, with `report_text`, the text read are put in `result`.
+    only) and, with `report_text`, the text read are put in `result`. A site rule's `fixed`
+    regions (`stages/fixed_regions.py`) add their clear rectangles to every frame's boxes and
+    mask and take their never-touch rectangles out.
     """
     import numpy as np
 
@@ -315,13 +351,16 @@ def clean_frames(
                 labels.append(finding.label)
             fallbacks += int(finding.fallback)
             t0 = time.perf_counter()
-            mask = (
-                np.packbits(text_mask(shape, finding.boxes, prob_map=finding.prob_map))
-                if finding.boxes
-                else None
-            )
+            boxes, hole = finding.boxes, None
+            if fixed is not None:
+                from medocr_cli.stages.fixed_regions import masked_with_regions
+
+                boxes, hole = masked_with_regions(shape, boxes, finding.prob_map, fixed, indices[n])
+            elif boxes:
+                hole = text_mask(shape, boxes, prob_map=finding.prob_map)
+            mask = np.packbits(hole) if hole is not None else None
             seconds["mask"] = seconds.get("mask", 0.0) + time.perf_counter() - t0
-            done[keys[n]] = (finding.boxes, mask, finding.label)
+            done[keys[n]] = (boxes, mask, finding.label)
         for n, index in enumerate(indices):
             if n not in todo:
                 reused += 1
@@ -346,7 +385,12 @@ def clean_frames(
                 )
         scan.drop_renderings()
     result.extra["frames_reused"] = reused
-    result.extra["label"] = combine_labels(labels) if labels else None
+    label = None
+    if labels:  # imported here: it brings torch, which a finder without a classifier never needs
+        from medocr_cli.stages.classify import combine_labels
+
+        label = combine_labels(labels)
+    result.extra["label"] = label
     result.extra["fallback_frames"] = fallbacks
     result.extra["regions"] = regions
     if report_text:
@@ -407,19 +451,25 @@ def scrub_file(
         scan = read_scan(item.path)
         read_seconds = time.perf_counter() - t_read
         result.frames = scan.n_frames
+        fixed = None
+        if config.regions is not None:
+            fixed = config.regions.for_image(scan.dataset, scan.height, scan.width)
+            result.extra["site_rule"] = fixed.rule if fixed is not None else None
         removed, handwriting_only = clean_frames(
-            scan, models, config.batch_size, result, config.report_text
+            scan, models, config.batch_size, result, config.report_text, fixed
         )
         stage = result.extra["stage_seconds"]
         stage["read"] = round(stage.get("read", 0.0) + read_seconds, 4)
         t_write = time.perf_counter()
-        write_scan(scan, staged, header=header)
+        write_scan(scan, staged, header=header, output_syntax=config.output_syntax)
         stage["write"] = round(time.perf_counter() - t_write, 4)
         del scan  # verification reads the output back: do not hold both in memory
         result.extra["verified"] = config.verify
         final = target
         if config.verify:
-            residual, seconds = verify_output(staged, removed, models.finder, handwriting_only)
+            residual, seconds = verify_output(
+                staged, removed, models.finder, handwriting_only, fixed
+            )
             stage["verify"] = round(seconds, 4)
             if residual:
                 result.status = Status.FLAGGED
@@ -442,7 +492,10 @@ def scrub_file(
         result.status = Status.FAILED
         result.error = unexpected_error_line(item.path, exc)
     finally:
-        staged.unlink(missing_ok=True)  # left only by a failure or Ctrl-C before placing
+        # Left only by a failure or Ctrl-C before placing. Removing it can fail too (a file
+        # where its folder must be, a read-only folder): the file's own error is reported.
+        with contextlib.suppress(OSError):
+            staged.unlink(missing_ok=True)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -496,6 +549,14 @@ def _check_options(config: ScrubConfig) -> None:
         raise UsageError("the batch size must be at least 1")
     if config.workers < 1:
         raise UsageError("--workers must be at least 1")
+    if config.cluster is not None:
+        if config.workers > 1:
+            raise UsageError(
+                "--cluster and --workers both spread the files", hint="give only one of them"
+            )
+        from medocr_cli.pipeline.scrub_cluster import check_cluster
+
+        check_cluster(config.cluster)
     if config.strict and not config.verify:
         raise UsageError("--strict needs verification", hint="drop --no-verify or --strict")
     if config.resume and config.header == "basic" and config.salt is None:
@@ -503,9 +564,9 @@ def _check_options(config: ScrubConfig) -> None:
             "--resume with --header basic needs the run's --salt",
             hint="pass the same --salt as the first run so UIDs stay consistent",
         )
-    quarantine = (config.output / QUARANTINE_DIR).resolve()
+    quarantine = real_path(config.output / QUARANTINE_DIR)  # Path.resolve raises on a loop
     for root in config.inputs:
-        r = root.resolve()
+        r = real_path(root)
         if r == quarantine or quarantine in r.parents:
             raise UsageError(
                 f"input {root} lies in the quarantine folder of {config.output}",
@@ -536,11 +597,18 @@ def plan_jobs(
 ) -> list[Job]:
     """One job per input entry, in input order, with nothing written yet.
 
+    `previous` holds the newest journal line per input (`read_lines`, keyed by
+    `walk.entry_key`). An input is resumed, or its existing output replaced without
+    `--overwrite` after a kill, only when that line names this very output path.
+
     Raises:
-        UsageError: Two inputs share an output path, an output resolves into the inputs, or
-            (without `--overwrite`) outputs already exist that this run would have to replace:
-            a second run into the same OUT stops here, before touching anything.
+        UsageError: One entry reached twice, two inputs sharing a path the run may write
+            (quarantine places under `--strict` included), an output resolving into the
+            inputs, a folder on the way to an output that is a file or a broken link, or
+            (without `--overwrite`) outputs already there that this run would have to
+            replace: a second run into the same OUT stops here, before touching anything.
     """
+    check_unique(items)
     jobs: list[Job] = []
     clashes: list[Path] = []
     for item in items:
@@ -549,7 +617,9 @@ def plan_jobs(
             jobs.append(Job(item, ready=skipped))
             continue
         target = config.output / item.rel
-        line = previous.get(str(item.path))
+        line = previous.get(entry_key(item.path))
+        if line is not None and recorded_target(line) != entry_key(target):
+            line = None  # another output path (another input root): not this output's line
         done = resumed_result(item, target, line) if config.resume else None
         orphan = line is not None and line.get("status") == STARTED
         if done is None and not (config.overwrite or orphan) and target.exists():
@@ -557,11 +627,16 @@ def plan_jobs(
         jobs.append(Job(item, target, done, orphan))
     check_targets(
         [
-            (job.item, [job.target, quarantine_path(config.output, job.item.rel)])
+            (
+                job.item,
+                [job.target]
+                + ([quarantine_path(config.output, job.item.rel)] if config.strict else []),
+            )
             for job in jobs
             if job.target is not None
         ],
         config.inputs,
+        config.output,
     )
     if clashes:
         raise UsageError(
@@ -586,11 +661,16 @@ def _results(
     header: HeaderDeidentifier | None,
     models: RunModels | None,
 ) -> Iterator[FileResult]:
-    """One result per job, in job order, cleaned here or in `config.workers` processes."""
+    """One result per job, in job order: cleaned here, in workers or on a Dask cluster."""
     if config.workers > 1:
         from medocr_cli.pipeline.scrub_workers import parallel_results
 
         yield from parallel_results(jobs, config, config.workers)
+        return
+    if config.cluster is not None:
+        from medocr_cli.pipeline.scrub_cluster import cluster_results
+
+        yield from cluster_results(jobs, config, config.cluster)
         return
     for job in jobs:
         if job.ready is not None:
@@ -634,6 +714,8 @@ def run_scrub(config: ScrubConfig, progress: Progress | None = None) -> ScrubSum
         OutputError: OUT, its journal or its report cannot be written.
         ToolMissingError: Tesseract is not installed.
     """
+    if config.files is not None:  # the list's folders stand for the inputs in every check
+        config = replace(config, inputs=config.files.folders())
     _check_options(config)
     header_step(config)  # refuses bad header options before the salt is drawn
     if config.header == "basic" and config.salt is None:
@@ -646,7 +728,11 @@ def run_scrub(config: ScrubConfig, progress: Progress | None = None) -> ScrubSum
     models = load_run_models(config)  # loaded here even with workers: bad weights fail early
     if config.workers > 1:
         models = None
-    items = list(walk_inputs(config.inputs, follow_links=config.follow_links))
+    items = list(
+        config.files
+        if config.files is not None
+        else walk_inputs(config.inputs, follow_links=config.follow_links, output=config.output)
+    )
     jobs = plan_jobs(items, config, read_lines(config.output))
     try:
         config.output.mkdir(parents=True, exist_ok=True)
