@@ -14,7 +14,16 @@ from medocr_cli.cli.app import app
 from medocr_cli.io import read_scan
 
 runner = CliRunner()
-COMMANDS = ["generate-dataset", "train", "classify", "extract", "merge", "inpaint", "scrub"]
+COMMANDS = [
+    "generate-dataset",
+    "train",
+    "classify",
+    "extract",
+    "merge",
+    "inpaint",
+    "scrub",
+    "release",
+]
 BIN = Path(sys.executable).parent / "medocr"
 
 
