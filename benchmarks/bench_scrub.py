@@ -168,7 +168,9 @@ def main() -> None:
         }
         residual = changed = outside = 0
         for r in chosen:
-            output = read_scan(out / Path(r["image"]).name).display(0)
+            name = Path(r["image"]).name
+            placed = out / name if (out / name).exists() else out / "_quarantine" / name
+            output = read_scan(placed).display(0)  # a flagged output is judged too
             image = inputs[r["id"]]
             region = grown_regions(r["items"], image.shape[:2])
             diff = output != image

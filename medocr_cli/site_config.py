@@ -11,7 +11,7 @@ be cleared whatever the text finder says). Options given on the command line ove
     salt_file = "/etc/medocr/salt"
     method = "learned"
     output_syntax = "jpeg-ls"
-    strict = true
+    flagged = "quarantine"             # the default; "keep" leaves flagged files in the tree
     workers = 4
 
     [forward]                          # serve: where cleaned instances go
@@ -55,6 +55,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "find": ("learned", "tesseract"),
     "tesseract": ("off", "regions", "full"),
     "output_syntax": tuple(s.value for s in OutputSyntax),
+    "flagged": ("quarantine", "keep"),
 }
 #: Top-level keys: the command-line option each sets, and its type.
 OPTION_TYPES: dict[str, type] = {
@@ -66,6 +67,7 @@ OPTION_TYPES: dict[str, type] = {
     "tesseract": str,
     "verify": bool,
     "strict": bool,
+    "flagged": str,
     "workers": int,
     "batch_size": int,
     "output_syntax": str,

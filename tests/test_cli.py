@@ -23,6 +23,7 @@ COMMANDS = [
     "inpaint",
     "scrub",
     "serve",
+    "release",
 ]
 BIN = Path(sys.executable).parent / "medocr"
 

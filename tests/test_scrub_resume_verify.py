@@ -10,6 +10,7 @@ from _phi_images import write_ct, write_png
 from typer.testing import CliRunner
 
 import medocr_cli.pipeline.scrub as scrub_mod
+import medocr_cli.pipeline.scrub_verify as scrub_verify
 from medocr_cli.cli.app import app
 from medocr_cli.errors import UsageError
 from medocr_cli.io import read_scan
@@ -35,8 +36,15 @@ def calls(monkeypatch):
         seen.append(frame.shape)
         return real_search(self, frame, index)
 
+    real_verify = scrub_verify.search_frame
+
+    def verify_search(scan, index, detector):
+        seen.append((scan.height, scan.width))
+        return real_verify(scan, index, detector)
+
     monkeypatch.setattr(LearnedFinder, "find", find)
     monkeypatch.setattr(LearnedFinder, "search", search)
+    monkeypatch.setattr(scrub_verify, "search_frame", verify_search)
     return seen
 
 
@@ -66,7 +74,9 @@ def test_identical_frames_are_searched_once(tmp_path, calls):
     assert result.status == Status.OK and result.frames == 4
     assert result.extra["frames_reused"] == 3
     assert result.boxes >= 3 * 4  # every frame's boxes counted
-    assert len(calls) == 2  # one search to clean, one to verify, for four identical frames
+    # one search to clean and one per check (two when the first check repaired something),
+    # for four identical frames
+    assert len(calls) == 1 + (2 if result.extra.get("repaired") else 1)
     after = read_scan(tmp_path / "out" / "cine.dcm")
     for i in range(4):  # the repaint still reaches every frame
         assert not np.array_equal(after.frames[i], before.frames[i])
@@ -158,11 +168,13 @@ def test_resume_after_interruption(tmp_path, monkeypatch, calls):
 def test_verify_flags_residual_text(tmp_path, no_repaint, calls):
     src, out = tmp_path / "in", tmp_path / "out"
     write_png(src / "a.png")
-    summary = run_scrub(ScrubConfig(inputs=[src], output=out))
+    summary = run_scrub(ScrubConfig(inputs=[src], output=out, flagged="keep"))
     (result,) = summary.results
-    assert result.status == Status.FLAGGED and result.extra["residual"] >= 3
-    assert summary.exit_code == 1 and len(calls) == 2
-    assert (out / "a.png").exists()  # without --strict it stays in the output tree
+    assert result.status == Status.FLAGGED and result.extra["residual"] >= 1
+    assert len(result.extra["residual_regions"]) == result.extra["residual"]
+    # one search to clean; verify searches, repairs (in vain here) and searches again
+    assert summary.exit_code == 1 and len(calls) == 3
+    assert (out / "a.png").exists()  # with --flagged keep it stays in the output tree
     line = report(out)["a.png"]
     assert line["status"] == "flagged" and line["residual"] == result.extra["residual"]
     assert "quarantined" not in line
@@ -198,9 +210,7 @@ def test_no_verify_skips_the_check(tmp_path, no_repaint, calls):
 def test_option_errors(tmp_path):
     write_png(tmp_path / "in" / "a.png")
     with pytest.raises(UsageError):
-        run_scrub(
-            ScrubConfig(inputs=[tmp_path / "in"], output=tmp_path / "o", strict=True, verify=False)
-        )
+        run_scrub(ScrubConfig(inputs=[tmp_path / "in"], output=tmp_path / "o", flagged="bin"))
     with pytest.raises(UsageError):
         run_scrub(
             ScrubConfig(
@@ -208,6 +218,6 @@ def test_option_errors(tmp_path):
             )
         )
     result = runner.invoke(
-        app, ["scrub", str(tmp_path / "in"), str(tmp_path / "o"), "--strict", "--no-verify"]
+        app, ["scrub", str(tmp_path / "in"), str(tmp_path / "o"), "--flagged", "bin"]
     )
     assert result.exit_code == 2

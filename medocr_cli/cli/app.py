@@ -17,6 +17,7 @@ from medocr_cli.cli.extract import extract
 from medocr_cli.cli.generate_dataset import generate_dataset
 from medocr_cli.cli.inpaint import inpaint
 from medocr_cli.cli.merge import merge
+from medocr_cli.cli.release import release
 from medocr_cli.cli.scrub import scrub
 from medocr_cli.cli.serve import serve
 from medocr_cli.cli.train import train
@@ -76,6 +77,7 @@ app.command("merge")(merge)
 app.command("inpaint")(inpaint)
 app.command("scrub")(scrub)
 app.command("serve")(serve)
+app.command("release")(release)
 
 
 def main() -> None:

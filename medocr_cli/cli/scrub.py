@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from medocr_cli.cli.choices import FlaggedMode
 from medocr_cli.cli.common import (
     err_console,
     global_options,
@@ -41,16 +42,22 @@ def scrub(
         bool,
         typer.Option(
             "--verify/--no-verify",
-            help="Read each output back and search the frames that had text again; text left "
-            "over a removed region flags the file. --no-verify is faster.",
+            help="Read each output back and search every frame again in full (several "
+            "renderings, vertical text too); what is found is removed once more, and text a "
+            "second search still finds flags the file. --no-verify is faster, but its DICOM "
+            "outputs are not marked BurnedInAnnotation NO.",
         ),
     ] = True,
-    strict: Annotated[
-        bool,
+    flagged: Annotated[
+        FlaggedMode,
         typer.Option(
-            help="Move flagged outputs to OUT/_quarantine (same relative path) instead of the "
-            "output tree.",
+            help="Where a flagged output goes: 'quarantine' (OUT/_quarantine, same relative "
+            "path, out of the output tree; `medocr release` moves it back after review) or "
+            "'keep' (left in the tree, reported flagged).",
         ),
+    ] = FlaggedMode.QUARANTINE,
+    strict: Annotated[
+        bool, typer.Option(hidden=True, help="Old name of --flagged quarantine (the default).")
     ] = False,
     on_error: Annotated[
         str, typer.Option(help="After a file fails: 'continue' with the rest, or 'stop'.")
@@ -206,15 +213,19 @@ def scrub(
     searched with whole-frame Tesseract) and Tesseract reads around the lines of printed frames.
     The text is masked (narrowed to the strokes), repainted by the learned inpainter (or
     Telea / Navier-Stokes) in the stored pixel values, and the file is written in its own
-    format into the same relative place under OUT. DICOM
-    outputs stay losslessly compressed (--output-syntax), are marked BurnedInAnnotation NO
-    with the Clean Pixel Data code;
-    `--header basic` also de-identifies their headers (Annex E Basic Profile, UIDs keyed by --salt).
+        verify=chosen["verify"],
+        flagged="quarantine" if chosen["strict"] else chosen["flagged"],
+        find=chosen["find"],
+        tesseract=chosen["tesseract"],
+        weights=chosen["weights"],
 
-    Each output is read back and the frames that had text are searched again (detector and
-    Tesseract); text found over a removed region marks the file `flagged` (with --strict it is
-    moved to OUT/_quarantine). Frames identical to an earlier frame of the same file reuse its
-    mask.
+    Each output is read back and every frame searched again in full: the detector on the
+    image as shown, contrast-stretched and (16-bit data) over the whole stored range, upright
+    and turned, with Tesseract confirming what it sees. Text found is removed once more; a
+    file where a second search still finds text is `flagged` and moved to OUT/_quarantine
+    (--flagged keep leaves it in the tree). Only a DICOM output that passed is marked
+    BurnedInAnnotation NO with the Clean Pixel Data code. Frames identical to an earlier frame
+    of the same file reuse its search.
 
     OUT/medocr-report.jsonl gets one line per input (path, status, class, frames, boxes, the
     removed regions' coordinates, residual boxes, per-stage seconds, error, input size and
@@ -258,6 +269,7 @@ def scrub(
             "tesseract": tesseract,
             "verify": verify,
             "strict": strict,
+            "flagged": flagged.value,
             "workers": workers,
             "batch_size": batch_size,
             "output_syntax": output_syntax.value,
@@ -273,11 +285,11 @@ def scrub(
         header=chosen["header"],
         salt=resolve_salt(ctx, salt, chosen["salt_file"], chosen["header"]),
         resume=resume,
-        verify=chosen["verify"],
-        strict=chosen["strict"],
-        find=chosen["find"],
-        tesseract=chosen["tesseract"],
-        weights=chosen["weights"],
+        verify=verify,
+        flagged=FlaggedMode.QUARANTINE.value if strict else flagged.value,
+        find=find,
+        tesseract=tesseract,
+        weights=weights,
         device=resolve_device(opts.device),
         batch_size=chosen["batch_size"],
         report_text=report_text,

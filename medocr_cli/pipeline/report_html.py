@@ -31,6 +31,10 @@ THUMB_DIR = "_report"
 #: Outline colours (RGB): the removed boxes on the input, the repainted areas on the output.
 _BEFORE_COLOUR = (255, 0, 0)
 _AFTER_COLOUR = (255, 64, 64)
+#: Outline of the text verify still found in a flagged output (full-resolution view).
+_RESIDUAL_COLOUR = (255, 220, 0)
+#: Flagged frames shown at full resolution per file at most (the first ones).
+MAX_FLAGGED_FRAMES = 16
 _JPEG_QUALITY = 85
 
 _CSS = """
@@ -188,6 +192,8 @@ def _card(entry: _Entry, thumb_dir: Path, stem: str, thumb: int, written: set[st
             + _figure(names[1], "after, repainted areas outlined")
             + "</div>"
         )
+        if r.status == Status.FLAGGED:
+            figures += _flagged_frames(entry, thumb_dir, stem, written)
     status = str(r.status)
     meta = [
         f'status <span class="st-{_e(status)}">{_e(status)}</span>',
@@ -210,6 +216,40 @@ def _card(entry: _Entry, thumb_dir: Path, stem: str, thumb: int, written: set[st
         f'<div class="meta">{" · ".join(meta)}</div>'
         f"{after_line}{note_html}{figures}</div>"
     )
+
+
+def _flagged_frames(entry: _Entry, thumb_dir: Path, stem: str, written: set[str]) -> str:
+    """Every frame of a flagged output where text was found, at full resolution (PNG).
+
+    The regions verify still found are outlined in yellow, so the reviewer can judge them
+    before releasing the file (`medocr release`). Lossless PNG: small text must stay legible.
+    """
+    residual = _regions(entry.result.extra.get("residual_regions"))
+    frames = sorted({reg[0] for reg in residual})
+    if entry.after is None or not frames:
+        return ""
+    parts = []
+    for frame in frames[:MAX_FLAGGED_FRAMES]:
+        try:
+            img = _frame_image(entry.after, frame, "output")
+        except _UnreadableError as exc:
+            parts.append(f'<div class="note">frame {frame}: {_e(str(exc))}</div>')
+            continue
+        img = img.copy()
+        for _, x0, y0, x1, y1 in (reg for reg in residual if reg[0] == frame):
+            cv2.rectangle(img, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), _RESIDUAL_COLOUR, 1)
+        name = f"{stem}.flagged.{frame}.png"
+        ok, buf = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        if not ok:  # pragma: no cover - cv2 encodes any uint8 RGB array
+            continue
+        with atomic_path(thumb_dir / name, durable=False) as tmp:
+            tmp.write_bytes(buf.tobytes())
+        written.add(name)
+        parts.append(_figure(name, f"flagged frame {frame} at full size, text found in yellow"))
+    more = len(frames) - MAX_FLAGGED_FRAMES
+    if more > 0:
+        parts.append(f'<div class="note">{more} more flagged frame(s) not shown</div>')
+    return '<div class="flagged-frames">' + "".join(parts) + "</div>"
 
 
 def _figure(name: str, caption: str) -> str:
@@ -304,7 +344,7 @@ def _remove_stale_thumbs(thumb_dir: Path, keep: set[str]) -> None:
         name = path.name
         if name in keep or not path.is_file():
             continue
-        if name.endswith((".before.jpg", ".after.jpg")):
+        if name.endswith((".before.jpg", ".after.jpg")) or ".flagged." in name:
             path.unlink(missing_ok=True)
 
 

@@ -21,13 +21,14 @@ import hashlib
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from medocr_cli.errors import MedocrError, OutputError, UsageError
 from medocr_cli.io import read_scan, write_scan
+from medocr_cli.io.dicom_marks import withdraw_clean_marks, withdraw_marks
 from medocr_cli.io.walk import (
     InputFile,
     check_output_root,
@@ -37,7 +38,7 @@ from medocr_cli.io.walk import (
     real_path,
     walk_inputs,
 )
-from medocr_cli.pipeline.find_text import FINDERS, TESSERACT_MODES, make_finder, read_stacked
+from medocr_cli.pipeline.find_text import FINDERS, TESSERACT_MODES, make_finder
 from medocr_cli.pipeline.inpaint import AUTO, repaint_frame, resolve_method
 from medocr_cli.pipeline.scrub_journal import (
     STARTED,
@@ -49,7 +50,7 @@ from medocr_cli.pipeline.scrub_journal import (
     sweep,
     write_report,
 )
-from medocr_cli.stages.inpaint import ALL_METHODS, LEARNED, boxes_to_mask
+from medocr_cli.stages.inpaint import ALL_METHODS, LEARNED
 from medocr_cli.stages.mask import text_mask
 from medocr_cli.stages.printed import PrintedConfig, check_tesseract
 from medocr_cli.types import Box, FileResult, Status
@@ -65,15 +66,10 @@ if TYPE_CHECKING:
 
 HEADER_MODES = ("keep", "basic")
 
-#: Mean core probability a detector line in a cleaned frame needs to count as residual text.
-#: Measured on the 90 images with text among the first 120 of the ds1 test split: repainted
-#: patches on busy anatomy (a fan edge, speckle) made lines of 0.80-0.88 in 5 outputs, none at
-#: 0.9 or more; on the same images left uncleaned, a line of >= 0.9 over the text was found in
-#: 89 of 90 (0.8: 90, 0.93: 79).
-VERIFY_MIN_SCORE = 0.9
-
-#: Folder under OUT where `strict` runs move outputs that still show text.
+#: Folder under OUT where flagged outputs go (unless `flagged="keep"`).
 QUARANTINE_DIR = "_quarantine"
+#: What happens to a flagged output: moved to `OUT/_quarantine` (default) or kept in the tree.
+FLAGGED_MODES = ("quarantine", "keep")
 
 
 class Progress(Protocol):
@@ -105,10 +101,13 @@ class ScrubConfig:
         resume: Skip inputs whose output exists and whose line in the previous report (also
             the `.partial` report an interrupted run left) says ok for the same path, size and
             modification time; everything else is processed again.
-        verify: Read each output back and search again every frame that had text; text found
-            over a removed region flags the file.
-        strict: Move flagged outputs to `OUT/_quarantine/<relative path>` instead of leaving
-            them in the output tree (needs `verify`).
+        verify: Read each output back and search every frame again in full
+            (`pipeline/scrub_verify.py`); text found is removed once more (the safety net) and
+            text a second search still finds flags the file. Without it, DICOM outputs are
+            not marked BurnedInAnnotation NO.
+        flagged: "quarantine" (default) moves flagged outputs to `OUT/_quarantine/<relative
+            path>`, out of the output tree; "keep" leaves them in the tree, still reported
+            flagged.
         find: "learned" (detector + classifier + Tesseract around lines, see
             `pipeline/find_text.py`) or "tesseract" (whole-frame Tesseract, the classical path).
         tesseract: The learned finder's use of Tesseract: "regions", "full" or "off".
@@ -146,7 +145,7 @@ class ScrubConfig:
     salt: str | None = None
     resume: bool = False
     verify: bool = True
-    strict: bool = False
+    flagged: str = "quarantine"
     find: str = "learned"
     tesseract: str = "off"
     weights: Path | None = None
@@ -211,56 +210,8 @@ def frame_key(image: np.ndarray) -> bytes:
     return digest.digest()
 
 
-def _overlaps(box: Box, mask: np.ndarray) -> bool:
-    """True when `box` covers any removed pixel of `mask`."""
-    return bool(mask[box.y0 : box.y1, box.x0 : box.x1].any())
-
-
-def verify_output(
-    target: Path,
-    removed: dict[int, list[Box]],
-    finder: LearnedFinder | ClassicalFinder,
-    handwriting_only: set[int] | None = None,
-    fixed: FixedRegions | None = None,
-) -> tuple[int, float]:
-    """Search the written output again; return (residual boxes, seconds spent).
-
-    Only frames that had boxes are searched (`removed`: frame index -> the boxes removed
-    there), which bounds the cost to the frames that were edited. The finder searches each
-    such frame again (the detector for the learned finder, whole-frame Tesseract for the
-    classical one), and the learned finder's frames also get Tesseract on the removed
-    regions (`read_stacked`: one call per frame); a box found there counts as residual text
-    when it overlaps the removed region (the boxes grown as for the mask). Frames the
-    classifier called H (`handwriting_only`) skip Tesseract, which does not read handwriting
-    (the detector still searches them). Frames whose output rendering is byte-identical to an
-    already searched one reuse its answer. Text found wholly inside a site rule's never-touch
-    rectangle (`fixed`) was left there on purpose and does not count.
-    """
-    t0 = time.perf_counter()
-    scan = read_scan(target)
-    shape = (scan.height, scan.width)
-    seen: dict[bytes, int] = {}
-    residual = 0
-    for index, boxes in sorted(removed.items()):
-        image = scan.display(index)
-        key = frame_key(image)
-        if key not in seen:
-            mask = boxes_to_mask(boxes, shape)
-            found = finder.search(image, index)
-            if finder.name == "learned":
-                found = [b for b in found if b.score >= VERIFY_MIN_SCORE]
-                if index not in (handwriting_only or set()):
-                    found += read_stacked(image, index, boxes)
-            if fixed is not None:
-                found = [b for b in found if not fixed.keeps(b.x0, b.y0, b.x1, b.y1)]
-            seen[key] = sum(_overlaps(b, mask) for b in found)
-        residual += seen[key]
-        scan.drop_renderings()
-    return residual, time.perf_counter() - t0
-
-
 def quarantine_path(output: Path, rel: Path) -> Path:
-    """Where `strict` moves the flagged output of the input at `rel`."""
+    """Where a flagged output of the input at `rel` is quarantined."""
     return output / QUARANTINE_DIR / rel
 
 
@@ -271,11 +222,19 @@ def _input_stat(item: InputFile) -> dict[str, int]:
 
 @dataclass
 class RunModels:
-    """What a run loads once and every file uses: the finder and the learned inpainter."""
+    """What a run loads once and every file uses.
+
+    Attributes:
+        finder: Finds the text to remove.
+        method: Inpainting method ("learned", "telea", "ns").
+        inpainter: The learned inpainter, for method "learned".
+        detector: The text detector verify searches outputs with (the learned finder's own).
+    """
 
     finder: LearnedFinder | ClassicalFinder
     method: str
     inpainter: LearnedInpainter | None = None
+    detector: Any = None
 
 
 def load_run_models(config: ScrubConfig) -> RunModels:
@@ -299,7 +258,29 @@ def load_run_models(config: ScrubConfig) -> RunModels:
         from medocr_cli.stages.inpaint import LearnedInpainter
 
         inpainter = LearnedInpainter.from_weights_dir(config.weights, config.device)
-    return RunModels(finder, method, inpainter)
+    detector = getattr(finder, "detector", None)
+    if detector is None and config.verify:
+        detector = _verify_detector(config)
+    return RunModels(finder, method, inpainter, detector)
+
+
+def _verify_detector(config: ScrubConfig) -> Any:
+    """The detector verify needs when the finder has none (the classical finder).
+
+    Raises:
+        NotBuiltError: `detector.pt` is missing from the weights folder.
+    """
+    from medocr_cli.config import weights_dir
+    from medocr_cli.errors import NotBuiltError
+    from medocr_cli.stages.detect import WEIGHTS_NAME, Detector
+
+    path = weights_dir(config.weights) / WEIGHTS_NAME
+    if not path.is_file():
+        raise NotBuiltError(
+            f"verification needs {WEIGHTS_NAME}, which is not in {path.parent}",
+            hint="pass --weights DIR, or --no-verify (outputs are then not marked clean)",
+        )
+    return Detector(path, config.device)
 
 
 def _add_seconds(seconds: dict[str, float], more: dict[str, float]) -> None:
@@ -430,9 +411,12 @@ def scrub_file(
 
     The output is written to a hidden staging file beside `target` (`staging_path`), searched
     again there with `config.verify`, and only then renamed into place: at no moment does the
-    output tree hold a file whose check has not finished, whatever kills the process. A file
-    with text left over a removed region is `flagged`; with `config.strict` it goes to
-    `OUT/_quarantine` instead of `target` (which must then lie under `config.output`).
+    output tree hold a file whose check has not finished, whatever kills the process. Text the
+    search finds is removed from the staged output (the safety net) and the output searched
+    again; a file where text is still found is `flagged`, its DICOM pixel-cleaning marks are
+    withdrawn (BurnedInAnnotation is never NO on a file that did not pass), and unless
+    `config.flagged` is "keep" it goes to `OUT/_quarantine` instead of `target` (which must
+    then lie under `config.output`).
     """
     if header is None and config.header == "basic":
         header = header_step(config)
@@ -461,22 +445,24 @@ def scrub_file(
         stage = result.extra["stage_seconds"]
         stage["read"] = round(stage.get("read", 0.0) + read_seconds, 4)
         t_write = time.perf_counter()
-        write_scan(scan, staged, header=header, output_syntax=config.output_syntax)
+        write_scan(
+            scan,
+            staged,
+            header=header if config.verify else _unverified(header),
+            output_syntax=config.output_syntax,
+        )
         stage["write"] = round(time.perf_counter() - t_write, 4)
         del scan  # verification reads the output back: do not hold both in memory
         result.extra["verified"] = config.verify
         final = target
-        if config.verify:
-            residual, seconds = verify_output(
-                staged, removed, models.finder, handwriting_only, fixed
-            )
-            stage["verify"] = round(seconds, 4)
-            if residual:
-                result.status = Status.FLAGGED
-                result.extra["residual"] = residual
-                result.error = f"{residual} text box(es) still found after cleaning"
-                if config.strict:
-                    final = quarantine_path(config.output, target.relative_to(config.output))
+        if config.verify and not _verified(
+            staged, removed, handwriting_only, models, result, fixed, config.output_syntax
+        ):
+            result.status = Status.FLAGGED
+            result.error = f"{result.extra['residual']} text region(s) still found after cleaning"
+            withdraw_clean_marks(staged)
+            if config.flagged == "quarantine":
+                final = quarantine_path(config.output, target.relative_to(config.output))
         _place(staged, final)
         if final == target:
             result.output = str(target)
@@ -498,6 +484,72 @@ def scrub_file(
             staged.unlink(missing_ok=True)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _unverified(header: HeaderDeidentifier | None) -> Callable[[Any], None]:
+    """The header step of an output that is not verified: no BurnedInAnnotation NO on it."""
+
+    def step(ds: Any) -> None:
+        withdraw_marks(ds)
+        if header is not None:
+            header(ds)
+
+    return step
+
+
+def _verified(
+    staged: Path,
+    removed: dict[int, list[Box]],
+    handwriting_only: set[int],
+    models: RunModels,
+    result: FileResult,
+    fixed: FixedRegions | None = None,
+    output_syntax: str = "explicit",
+) -> bool:
+    """Search the staged output in full; remove what is found once; True when none is left.
+
+    What the first search finds is repainted in the staged file (`repaired` regions, added to
+    the report's `regions`) and the file searched again; what that second search finds is
+    the `residual` (count and `residual_regions`, coordinates only). Text found wholly inside
+    a site rule's never-touch rectangle (`fixed`) was left there on purpose and does not count.
+    """
+    from medocr_cli.pipeline.scrub_verify import verify_file
+
+    def search(done: dict[int, list[Box]]) -> Any:
+        found = verify_file(staged, models.detector, done, handwriting_only)
+        if fixed is not None:
+            found.regions = [b for b in found.regions if not fixed.keeps(b.x0, b.y0, b.x1, b.y1)]
+        return found
+
+    check = search(removed)
+    seconds = check.seconds
+    if check.regions:
+        t0 = time.perf_counter()
+        _repair(staged, check.regions, models, output_syntax)
+        result.extra["repaired"] = len(check.regions)
+        result.extra.setdefault("regions", []).extend(check.report())
+        again = {i: list(b) for i, b in removed.items()}
+        for box in check.regions:
+            again.setdefault(box.frame, []).append(box)
+        check = search(again)
+        seconds += check.seconds + (time.perf_counter() - t0 - check.seconds)
+    result.extra["stage_seconds"]["verify"] = round(seconds, 4)
+    if check.regions:
+        result.extra["residual"] = len(check.regions)
+        result.extra["residual_regions"] = check.report()
+        return False
+    return True
+
+
+def _repair(staged: Path, regions: list[Box], models: RunModels, output_syntax: str) -> None:
+    """Repaint `regions` (verify's finds) in the staged output and write it again in place."""
+    scan = read_scan(staged)
+    shape = (scan.height, scan.width)
+    for frame in sorted({b.frame for b in regions}):
+        hole = text_mask(shape, [b for b in regions if b.frame == frame])
+        repaint_frame(scan, frame, hole, models.method, inpainter=models.inpainter)
+    # the header step already ran on this dataset: not again
+    write_scan(scan, staged, output_syntax=output_syntax)
 
 
 def resumed_result(
@@ -557,8 +609,10 @@ def _check_options(config: ScrubConfig) -> None:
         from medocr_cli.pipeline.scrub_cluster import check_cluster
 
         check_cluster(config.cluster)
-    if config.strict and not config.verify:
-        raise UsageError("--strict needs verification", hint="drop --no-verify or --strict")
+    if config.flagged not in FLAGGED_MODES:
+        raise UsageError(
+            f"unknown --flagged mode {config.flagged!r}", hint="use quarantine or keep"
+        )
     if config.resume and config.header == "basic" and config.salt is None:
         raise UsageError(
             "--resume with --header basic needs the run's --salt",
@@ -603,7 +657,7 @@ def plan_jobs(
 
     Raises:
         UsageError: One entry reached twice, two inputs sharing a path the run may write
-            (quarantine places under `--strict` included), an output resolving into the
+            (quarantine places included unless `--flagged keep`), an output resolving into the
             inputs, a folder on the way to an output that is a file or a broken link, or
             (without `--overwrite`) outputs already there that this run would have to
             replace: a second run into the same OUT stops here, before touching anything.
@@ -630,7 +684,11 @@ def plan_jobs(
             (
                 job.item,
                 [job.target]
-                + ([quarantine_path(config.output, job.item.rel)] if config.strict else []),
+                + (
+                    [quarantine_path(config.output, job.item.rel)]
+                    if config.flagged == "quarantine"
+                    else []
+                ),
             )
             for job in jobs
             if job.target is not None
@@ -709,7 +767,7 @@ def run_scrub(config: ScrubConfig, progress: Progress | None = None) -> ScrubSum
         UsageError: Missing inputs, OUT and an input overlapping (either way, links
             followed), two inputs sharing an output path, outputs already there without
             `--overwrite`/`--resume`, another run holding OUT, an unknown method or header
-            mode, a salt without `header="basic"`, `strict` without `verify`, `resume` with
+            mode, a salt without `header="basic"`, an unknown `flagged` mode, `resume` with
             "basic" and no salt.
         OutputError: OUT, its journal or its report cannot be written.
         ToolMissingError: Tesseract is not installed.

@@ -137,6 +137,7 @@ class ServeConfig:
             header=self.header,
             salt=self.salt,
             verify=True,
+            flagged="keep",  # serve files flagged instances in its own quarantine itself
             find=self.find,
             tesseract=self.tesseract,
             weights=self.weights,
