@@ -501,3 +501,47 @@ def test_salt_file_that_never_ends_and_empty_salt_variable(tmp_path: Path, monke
     missing = str(tmp_path / "missing")  # refused after the salt is read: the test stays fast
     result = scrub(missing, str(out), "--header", "basic", "--salt-file", "/dev/zero")
     assert result.exit_code == 2 and "no such file" in one_line(result)  # it returned at all
+
+
+# --- smaller leaks found by the adversarial pass ----------------------------------------------
+
+
+def _ct_with(path: Path, **elements) -> None:
+    import pydicom
+    from _phi_images import write_ct
+
+    write_ct(path, size=96)
+    ds = pydicom.dcmread(path)
+    for keyword, value in elements.items():
+        setattr(ds, keyword, value)
+    ds.save_as(path, enforce_file_format=True)
+
+
+def test_overlay_text_inside_a_sequence_item_is_removed(tmp_path: Path) -> None:
+    import pydicom
+    from pydicom import Dataset
+    from pydicom.sequence import Sequence
+
+    path = tmp_path / "in" / "ct.dcm"
+    _ct_with(path)
+    ds = pydicom.dcmread(path)
+    item = Dataset()
+    item.add_new(0x60000022, "LO", "ZEBULONQUIXWORTH")  # OverlayDescription
+    ds.ReferencedImageSequence = Sequence([item])
+    ds.save_as(path, enforce_file_format=True)
+    result = scrub(str(tmp_path / "in"), str(tmp_path / "out"), "--method", "telea")
+    assert result.exit_code == 0, result.output
+    assert b"ZEBULONQUIXWORTH" not in (tmp_path / "out" / "ct.dcm").read_bytes()
+
+
+def test_text_in_a_date_fails_the_file_in_one_clean_line(tmp_path: Path) -> None:
+    _ct_with(tmp_path / "in" / "ct.dcm", StudyDate="ZEBULONQUIXWORTH")
+    out = tmp_path / "out"
+    result = scrub(str(tmp_path / "in"), str(out), "--header", "basic", "--salt", "s3cret")
+    assert result.exit_code == 1
+    (line,) = report(out)
+    assert line["status"] == "failed" and "cannot be parsed" in line["error"]
+    assert "unexpected" not in line["error"]
+    for text in (result.output, (out / REPORT_NAME).read_text()):
+        assert "ZEBULON" not in text
+    assert not (out / "ct.dcm").exists()

@@ -138,6 +138,7 @@ def test_full_disk_on_one_file(tmp_path: Path, monkeypatch, stage: str) -> None:
     assert results["b.png"].status == Status.FAILED and results["b.png"].output is None
     assert_one_line_about(results["b.png"].error, "b.png")
     assert "space" in results["b.png"].error.lower()
+    assert ".medocr-stage" not in results["b.png"].error  # the output is named, not its stage
     assert results["a.png"].status == results["c.png"].status == Status.OK
     assert summary.exit_code == 1
     assert listing(out) == ["a.png", "c.png", REPORT_NAME]  # no temp, no partial b

@@ -58,7 +58,7 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 
-from medocr_cli.errors import OutputError
+from medocr_cli.errors import OutputError, error_origin
 
 HEADER_MODES = ("keep", "basic")
 BASIC_PROFILE_CODE = ("113100", "DCM", "Basic Application Confidentiality Profile")
@@ -183,6 +183,24 @@ class HeaderDeidentifier:
         self._randomizer = Randomizer(salt)  # the same keyed hash dicognito maps UIDs with
         self.table = basic_profile_table()
 
+    def _anonymize(self, ds: Dataset) -> None:
+        """Run dicognito on `ds`; a value it cannot parse fails the file in one clear line.
+
+        A date or time element holding free text (a name typed into StudyDate) makes dicognito
+        raise; the message names neither the value (patient data) nor pretends to be a defect.
+
+        Raises:
+            OutputError: A header value cannot be parsed for de-identification.
+        """
+        try:
+            self._anonymizer.anonymize(ds)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise OutputError(
+                "a header value cannot be parsed for de-identification (a date, time, age or "
+                f"number holding something else; {error_origin(exc)})",
+                hint="the file was not written; fix the header or scrub it with --header keep",
+            ) from exc
+
     def __call__(self, ds: Dataset) -> None:
         """De-identify the header of `ds` in place (file meta UIDs included); pixels untouched.
 
@@ -196,10 +214,12 @@ class HeaderDeidentifier:
         meta = getattr(ds, "file_meta", None)
         if meta is None:  # dicognito walks the file meta too; lend it an empty one
             ds.file_meta = FileMetaDataset()
-            self._anonymizer.anonymize(ds)
-            del ds.file_meta
+            try:
+                self._anonymize(ds)
+            finally:
+                del ds.file_meta
         else:
-            self._anonymizer.anonymize(ds)
+            self._anonymize(ds)
             if "SOPInstanceUID" in ds:
                 meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
             strip_file_meta(meta)

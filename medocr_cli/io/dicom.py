@@ -472,10 +472,23 @@ def mark_cleaned(ds: Dataset) -> None:
         item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = CLEAN_PIXEL_CODE
         codes.append(item)
     ds.DeidentificationMethodCodeSequence = codes
+    _drop_overlays_and_icons(ds)
+
+
+def _drop_overlays_and_icons(ds: Dataset) -> None:
+    """Remove overlay groups (60xx) and Icon Image Sequences, in `ds` and every sequence item.
+
+    Overlays and icons are pixels too (an overlay's label or description can name the
+    patient), and a sequence item can carry them as well as the top level.
+    """
     for tag in [e.tag for e in ds if 0x6000 <= e.tag.group <= 0x601E and e.tag.group % 2 == 0]:
         del ds[tag]
     if "IconImageSequence" in ds:
         del ds.IconImageSequence
+    for elem in ds:
+        if elem.VR == "SQ" and elem.value:
+            for item in elem.value:
+                _drop_overlays_and_icons(item)
 
 
 def syntax_name(ds: Dataset) -> str:

@@ -469,6 +469,8 @@ def scrub_file(
         else:
             result.extra["quarantined"] = str(final)
     except MedocrError as exc:
+        if exc.path is not None and exc.path.name == staged.name:
+            exc.path = target  # name the output, not its hidden staging file
         result.status, result.error = Status.FAILED, exc.one_line()
     except Exception as exc:
         # An unexpected defect on one file must not end an archive run; it is reported instead,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import re
 import signal
 import socket
@@ -122,8 +123,11 @@ class ScrubModelsPlugin(WorkerPlugin):
     """
 
     def __init__(self, config: Any, threads: int | None) -> None:
-        self.config = config
+        # Shipped pickled, and unpickled in `setup` only after torch is imported: unpickling
+        # a `ScrubConfig` imports the pipeline, whose libraries may load an OpenMP runtime.
+        self._config = pickle.dumps(config)
         self.threads = threads
+        self.config: Any = None
         self.state: tuple[Any, Any] | None = None
         self.lock: threading.Lock | None = None
 
@@ -131,9 +135,10 @@ class ScrubModelsPlugin(WorkerPlugin):
         """Load the models with torch limited to this worker's share of the cores.
 
         A local worker inherits the parent's environment, where `config.tesseract_env` may
-        already have set OMP_THREAD_LIMIT=1 for Tesseract; torch's OpenMP runtime reads it
-        once, on import, and would then run single-threaded whatever `set_num_threads` says
-        (or hang, see `tesseract_env`). So torch is imported without it, as in a plain run.
+        already have set OMP_THREAD_LIMIT=1 for Tesseract; the OpenMP runtimes read it once,
+        when the library that brings them is imported, and torch would then run on one
+        thread whatever `set_num_threads` says (measured: a 2-thread worker ran at the speed
+        of one). So torch is imported first, without it, as in a plain run.
         """
         limit = os.environ.pop("OMP_THREAD_LIMIT", None)
         try:
@@ -141,10 +146,11 @@ class ScrubModelsPlugin(WorkerPlugin):
         finally:
             if limit is not None:
                 os.environ["OMP_THREAD_LIMIT"] = limit
+        torch.set_num_threads(self.threads or max(1, worker.state.nthreads))
 
         from medocr_cli.pipeline.scrub import header_step, load_run_models
 
-        torch.set_num_threads(self.threads or max(1, worker.state.nthreads))
+        self.config = pickle.loads(self._config)
         self.lock = threading.Lock()
         self.state = (header_step(self.config), load_run_models(self.config))
 
@@ -205,6 +211,8 @@ def _connect(address: ClusterAddress) -> tuple[Client, Any, int | None]:
 
     if address.local_workers is not None:
         n = address.local_workers
+        threads = max(1, (os.cpu_count() or 1) // n)
+        share = str(threads)  # Dask's workers would start with 1 (`pre-spawn-environ`)
         with _workers_ignore_ctrl_c():
             cluster = LocalCluster(
                 n_workers=n,
@@ -213,10 +221,11 @@ def _connect(address: ClusterAddress) -> tuple[Client, Any, int | None]:
                 memory_limit=0,  # no cap: one large file may need more than its share
                 dashboard_address=None,
                 silence_logs=logging.CRITICAL,  # the report says what went wrong, once per file
+                env={"OMP_NUM_THREADS": share, "MKL_NUM_THREADS": share},
             )
         client = Client(cluster)
         client.wait_for_workers(n)
-        return client, cluster, max(1, (os.cpu_count() or 1) // n)
+        return client, cluster, threads
     assert address.scheduler is not None
     timeout = _connect_timeout()
     try:
