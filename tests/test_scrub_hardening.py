@@ -373,9 +373,10 @@ def test_an_input_folder_named_quarantine_may_not_share_a_quarantine_place(
     write_png(src / "x.png", size=96, seed=1)
     write_png(src / "_quarantine" / "x.png", size=96, seed=2)
     items = list(walk_inputs([src]))
-    plan_jobs(items, ScrubConfig(inputs=[src], output=out), {})  # no quarantine: no clash
+    keep = ScrubConfig(inputs=[src], output=out, flagged="keep")
+    plan_jobs(items, keep, {})  # no quarantine: no clash
     with pytest.raises(UsageError, match="would both be written to"):
-        plan_jobs(items, ScrubConfig(inputs=[src], output=out, strict=True), {})
+        plan_jobs(items, ScrubConfig(inputs=[src], output=out), {})  # quarantine, the default
 
 
 @pytest.mark.parametrize("follow", [False, True], ids=["plain", "follow-links"])

@@ -112,7 +112,7 @@ def echo(port: int) -> int | None:
         assoc.release()
 
 
-def wait_for(check: Callable[[], object], what: str, timeout: float = 60.0) -> object:
+def wait_for(check: Callable[[], object], what: str, timeout: float = 240.0) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()

@@ -108,13 +108,14 @@ def test_a_recipe_loads(tmp_path: Path) -> None:
 def test_choices_are_the_pipelines() -> None:
     from medocr_cli.pipeline.find_text import FINDERS, TESSERACT_MODES
     from medocr_cli.pipeline.inpaint import AUTO
-    from medocr_cli.pipeline.scrub import HEADER_MODES
+    from medocr_cli.pipeline.scrub import FLAGGED_MODES, HEADER_MODES
     from medocr_cli.stages.inpaint import ALL_METHODS
 
     assert set(CHOICES["method"]) == {AUTO, *ALL_METHODS}
     assert set(CHOICES["header"]) == set(HEADER_MODES)
     assert set(CHOICES["find"]) == set(FINDERS)
     assert set(CHOICES["tesseract"]) == set(TESSERACT_MODES)
+    assert set(CHOICES["flagged"]) == set(FLAGGED_MODES)
 
 
 SECRET = "Zq7-SECRET-VALUE"
@@ -167,12 +168,13 @@ def test_not_toml_is_one_line(tmp_path: Path) -> None:
 
 
 def test_command_line_overrides_the_recipe(tmp_path: Path) -> None:
-    recipe = write(tmp_path / "r" / "site.toml", "verify = false\nstrict = true\n")
+    recipe = write(tmp_path / "r" / "site.toml", 'verify = false\ncluster = "local:0"\n')
     src = tmp_path / "in"
     ultrasound(src / "a.dcm", "Other", "X")
     refused = scrub(str(src), str(tmp_path / "o1"), "--config", str(recipe))
-    assert refused.exit_code == 2 and "--strict needs verification" in one_line(refused)
-    result = scrub(str(src), str(tmp_path / "o2"), "--config", str(recipe), "--no-strict")
+    assert refused.exit_code == 2 and "local:N" in one_line(refused)  # the recipe's cluster
+    # --workers on the command line drops the recipe's cluster (they are alternatives)
+    result = scrub(str(src), str(tmp_path / "o2"), "--config", str(recipe), "--workers", "1")
     assert result.exit_code == 0, result.output
     (line,) = [json.loads(x) for x in (tmp_path / "o2" / REPORT_NAME).read_text().splitlines()]
     assert line["verified"] is False  # the recipe's verify = false still applies

@@ -197,7 +197,7 @@ def scrub(
             "--config",
             metavar="SITE.toml",
             help="Read a site recipe: weights, header, salt_file, method, find, tesseract, "
-            "verify, strict, workers, batch_size, output_syntax, cluster, and per-scanner "
+            "verify, flagged, workers, batch_size, output_syntax, cluster, and per-scanner "
             "rectangles always cleared or never touched ([[rule]]). Options on the command "
             "line override it.",
         ),
@@ -213,11 +213,7 @@ def scrub(
     searched with whole-frame Tesseract) and Tesseract reads around the lines of printed frames.
     The text is masked (narrowed to the strokes), repainted by the learned inpainter (or
     Telea / Navier-Stokes) in the stored pixel values, and the file is written in its own
-        verify=chosen["verify"],
-        flagged="quarantine" if chosen["strict"] else chosen["flagged"],
-        find=chosen["find"],
-        tesseract=chosen["tesseract"],
-        weights=chosen["weights"],
+    format at the same relative place under OUT.
 
     Each output is read back and every frame searched again in full: the detector on the
     image as shown, contrast-stretched and (16-bit data) over the whole stored range, upright
@@ -285,11 +281,11 @@ def scrub(
         header=chosen["header"],
         salt=resolve_salt(ctx, salt, chosen["salt_file"], chosen["header"]),
         resume=resume,
-        verify=verify,
-        flagged=FlaggedMode.QUARANTINE.value if strict else flagged.value,
-        find=find,
-        tesseract=tesseract,
-        weights=weights,
+        verify=chosen["verify"],
+        flagged=FlaggedMode.QUARANTINE.value if chosen["strict"] else chosen["flagged"],
+        find=chosen["find"],
+        tesseract=chosen["tesseract"],
+        weights=chosen["weights"],
         device=resolve_device(opts.device),
         batch_size=chosen["batch_size"],
         report_text=report_text,

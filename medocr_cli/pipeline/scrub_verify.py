@@ -265,8 +265,32 @@ def _confirm(
     return confirmed, reads
 
 
-def search_frame(scan: Scan, index: int, detector: Any) -> tuple[list[Box], int, int]:
-    """Search frame `index` of `scan` in full; return (text regions, detector passes, reads)."""
+#: A candidate lying this much (share of its area) inside regions the finder already removed is
+#: left to the region check: a repainted patch read in another rendering or turn made false
+#: "words" (a generated CT's repainted overlay, read turned, confirmed as a capital run).
+INSIDE_REMOVED = 0.5
+
+
+def _share_inside(box: Box, regions: Sequence[Box]) -> float:
+    """The share of `box`'s area covered by `regions` (overlaps counted once)."""
+    area = max(1, box.width * box.height)
+    cover = np.zeros((box.height, box.width), bool)
+    for r in regions:
+        x0, x1 = max(r.x0, box.x0) - box.x0, min(r.x1, box.x1) - box.x0
+        y0, y1 = max(r.y0, box.y0) - box.y0, min(r.y1, box.y1) - box.y0
+        if x1 > x0 and y1 > y0:
+            cover[y0:y1, x0:x1] = True
+    return float(cover.sum()) / area
+
+
+def search_frame(
+    scan: Scan, index: int, detector: Any, removed: Sequence[Box] = ()
+) -> tuple[list[Box], int, int]:
+    """Search frame `index` of `scan` in full; return (text regions, detector passes, reads).
+
+    `removed` are the regions already cleaned in this frame (grown as for the mask): a weak
+    candidate mostly inside them is not read (`INSIDE_REMOVED`); the region check reads those.
+    """
     renders = renderings(scan, index)
     shape = (scan.height, scan.width)
     todo = [(name, turns) for name, turns in PASSES if name in renders]
@@ -286,7 +310,11 @@ def search_frame(scan: Scan, index: int, detector: Any) -> tuple[list[Box], int,
                 found.append(box)
             elif b.score >= CANDIDATE_MIN_SCORE:
                 candidates.append((name, turns, box))
-    candidates = [c for c in candidates if not _overlaps_any(c[2], found)]
+    candidates = [
+        c
+        for c in candidates
+        if not _overlaps_any(c[2], found) and _share_inside(c[2], removed) < INSIDE_REMOVED
+    ]
     candidates.sort(key=lambda c: -c[2].score)
     confirmed, reads = _confirm(renders, candidates[:MAX_CANDIDATES]) if candidates else ([], 0)
     return found + confirmed, len(todo), reads
@@ -325,7 +353,7 @@ def verify_scan(
         key = frame_key(scan.frames[index]) + repr(coords).encode()
         if key not in seen:
             boxes = removed.get(index, [])
-            found, passes, reads = search_frame(scan, index, detector)
+            found, passes, reads = search_frame(scan, index, detector, _grown(boxes))
             if boxes and index not in (handwriting_only or set()):
                 words = read_stacked(scan.display(index), index, boxes)
                 reads += 1
