@@ -29,7 +29,7 @@ import numpy as np
 import pydicom
 import pytest
 from _phi_images import ocr_words, phi_read, write_ct
-from _serve_child import SlowFinder
+from _serve_child import QuietDetector, SlowFinder
 from conftest import dcmread_quiet, find_test_file
 from pydicom.encaps import encapsulate, generate_frames
 from pydicom.uid import generate_uid
@@ -190,6 +190,23 @@ class FlagFinder:
         return [Box(index, 4, 4, 40, 20)]
 
 
+class FlagDetector:
+    """A detector stand-in for verify that sees a sure line in every frame: every file flags."""
+
+    def detect(self, frames, batch_size=8, frame_indices=None):
+        return [[Box(0, 4, 4, 40, 20, score=1.0)] for _ in frames]
+
+
+def flagging() -> RunModels:
+    """Models whose finder and verify both see text everywhere: every instance is flagged."""
+    return RunModels(FlagFinder(), "telea", None, FlagDetector())
+
+
+def slow(seconds: float) -> RunModels:
+    """Models that find no text, slowly, and whose verify finds none either."""
+    return RunModels(SlowFinder(seconds), "telea", None, QuietDetector())
+
+
 # --- receive, clean, file ---------------------------------------------------------------------
 
 
@@ -241,7 +258,7 @@ def test_storescu_sends_a_jpeg_ultrasound_as_is(tmp_path, models):
 def test_an_instance_that_cannot_be_spooled_is_answered_out_of_resources(tmp_path):
     out = tmp_path / "out"
     make_ct(tmp_path / "ct.dcm", size=96)
-    with ServeNode(node_config(out), RunModels(FlagFinder(), "telea")) as node:
+    with ServeNode(node_config(out), flagging()) as node:
         spool = out / ".medocr" / "spool"
         shutil.rmtree(spool)
         spool.write_text("a file where the spool folder was: nothing can be written in it")
@@ -294,11 +311,11 @@ def test_an_unforwarded_instance_survives_a_restart_and_is_not_cleaned_twice(tmp
         forward_attempts=1,
         forward_max_delay=0.2,
     )
-    with ServeNode(config, RunModels(SlowFinder(0.0), "telea")) as node:
+    with ServeNode(config, slow(0.0)) as node:
         assert send(node.port, tmp_path / "ct.dcm") == [0x0000]
         wait_for(lambda: finished(out, forward="retrying"), "a failed round of forwards")
     assert len(spooled(out)) == 1 and len(list((out / ".medocr" / "outbox").glob("*.dcm"))) == 1
-    with pacs(port) as got, ServeNode(config, RunModels(FlagFinder(), "telea")):
+    with pacs(port) as got, ServeNode(config, flagging()):
         wait_for(lambda: finished(out, forward="sent"), "the forward after the restart")
     (received,) = got
     assert received.BurnedInAnnotation == "NO"  # cleaned by the first node, not flagged anew
@@ -312,7 +329,7 @@ def test_flagged_instance_is_quarantined_never_forwarded_and_failed_one_moved_as
     broken.PixelData = broken.PixelData[:100]  # cannot be decoded
     broken.save_as(tmp_path / "broken.dcm")
     config = node_config(out, forward=Destination("127.0.0.1", port, "PACS"))
-    with pacs(port) as got, ServeNode(config, RunModels(FlagFinder(), "telea")) as node:
+    with pacs(port) as got, ServeNode(config, flagging()) as node:
         assert send(node.port, tmp_path / "ct.dcm", tmp_path / "broken.dcm") == [0, 0]
         done = wait_for(lambda: finished(out, 2), "both instances to be handled")
         time.sleep(0.3)  # a forward would have been quick to come
@@ -394,7 +411,7 @@ def test_kill_loses_no_acknowledged_instance_and_sigterm_finishes_the_one_in_han
 
     thread = threading.Thread(target=sender)
     thread.start()
-    summary = run_serve(node_config(out), models=RunModels(SlowFinder(3.0), "telea"))
+    summary = run_serve(node_config(out), models=slow(3.0))
     thread.join()
     assert "error" not in checks, checks
     assert checks == {"second": [0x0000], "echo after SIGTERM": None}
