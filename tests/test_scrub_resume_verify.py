@@ -38,9 +38,9 @@ def calls(monkeypatch):
 
     real_verify = scrub_verify.search_frame
 
-    def verify_search(scan, index, detector):
+    def verify_search(scan, index, detector, *rest):
         seen.append((scan.height, scan.width))
-        return real_verify(scan, index, detector)
+        return real_verify(scan, index, detector, *rest)
 
     monkeypatch.setattr(LearnedFinder, "find", find)
     monkeypatch.setattr(LearnedFinder, "search", search)
