@@ -113,6 +113,16 @@ class Scan:
         self._display.pop(index, None)
 
 
+def frame_key(image: np.ndarray) -> bytes:
+    """A digest of one frame (dtype, shape, bytes): equal keys mean byte-identical frames."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(f"{image.dtype.str}{image.shape}".encode())
+    digest.update(image.tobytes())
+    return digest.digest()
+
+
 def read_scan(path: Path) -> Scan:
     """Read an image file of any supported format, recognising the format by content.
 

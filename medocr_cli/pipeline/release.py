@@ -18,9 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from medocr_cli.errors import MedocrError, OutputError, UsageError
-from medocr_cli.pipeline.scrub_journal import Journal, read_lines, run_lock, write_report
-
-QUARANTINE_DIR = "_quarantine"
+from medocr_cli.pipeline.scrub_journal import (
+    QUARANTINE_DIR,
+    Journal,
+    read_lines,
+    run_lock,
+    write_report,
+)
 
 
 @dataclass

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import time
 from collections import Counter
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from medocr_cli.errors import MedocrError, OutputError, UsageError
 from medocr_cli.io import read_scan, write_scan
 from medocr_cli.io.dicom_marks import withdraw_clean_marks, withdraw_marks
+from medocr_cli.io.scan import frame_key
 from medocr_cli.io.walk import (
     InputFile,
     check_output_root,
@@ -41,6 +41,7 @@ from medocr_cli.io.walk import (
 from medocr_cli.pipeline.find_text import FINDERS, TESSERACT_MODES, make_finder
 from medocr_cli.pipeline.inpaint import AUTO, repaint_frame, resolve_method
 from medocr_cli.pipeline.scrub_journal import (
+    QUARANTINE_DIR,
     STARTED,
     Journal,
     read_lines,
@@ -66,8 +67,6 @@ if TYPE_CHECKING:
 
 HEADER_MODES = ("keep", "basic")
 
-#: Folder under OUT where flagged outputs go (unless `flagged="keep"`).
-QUARANTINE_DIR = "_quarantine"
 #: What happens to a flagged output: moved to `OUT/_quarantine` (default) or kept in the tree.
 FLAGGED_MODES = ("quarantine", "keep")
 
@@ -200,14 +199,6 @@ class ScrubSummary:
         """0 when every image was cleaned, 1 when any failed or was flagged."""
         c = self.counts
         return 1 if c[Status.FAILED] or c[Status.FLAGGED] or self.stopped_early else 0
-
-
-def frame_key(image: np.ndarray) -> bytes:
-    """A digest of one display frame: equal keys mean byte-identical renderings."""
-    digest = hashlib.blake2b(digest_size=20)
-    digest.update(f"{image.dtype.str}{image.shape}".encode())
-    digest.update(image.tobytes())
-    return digest.digest()
 
 
 def quarantine_path(output: Path, rel: Path) -> Path:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import os
 from collections.abc import Iterator
@@ -40,8 +39,11 @@ from typing import Any
 
 from medocr_cli.errors import OutputError, UsageError
 from medocr_cli.io.atomic import write_text_atomic
+from medocr_cli.io.locks import LockBusyError, exclusive_lock
 from medocr_cli.io.walk import REPORT_NAME, entry_key, real_path
 
+#: Folder under OUT where flagged outputs go (unless `scrub --flagged keep`).
+QUARANTINE_DIR = "_quarantine"
 #: Hidden folder under OUT with the journal and the lock (hidden: never walked as input).
 STATE_DIR = ".medocr"
 JOURNAL_NAME = "journal.jsonl"
@@ -81,24 +83,21 @@ def run_lock(output: Path) -> Iterator[None]:
         OutputError: The state folder or lock file cannot be created (read-only OUT).
     """
     folder = state_dir(output)
+    stack = contextlib.ExitStack()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        stack.enter_context(exclusive_lock(folder / LOCK_NAME))
+    except LockBusyError as exc:
+        raise UsageError(
+            f"another medocr run is writing into {output}",
+            hint="wait for it to finish, or choose another output folder",
+        ) from exc
     except OSError as exc:
         raise OutputError(
             f"cannot create the run's journal folder: {exc.strerror}", hint=_hint(exc), path=folder
         ) from exc
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            raise UsageError(
-                f"another medocr run is writing into {output}",
-                hint="wait for it to finish, or choose another output folder",
-            ) from exc
+    with stack:
         yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 def _parse(text: str) -> Iterator[Line]:

@@ -342,8 +342,8 @@ def verify_scan(
     those regions. Frames whose stored values are byte-identical to an already searched frame
     reuse its answer.
     """
+    from medocr_cli.io.scan import frame_key
     from medocr_cli.pipeline.find_text import read_stacked
-    from medocr_cli.pipeline.scrub import frame_key
 
     t0 = time.perf_counter()
     result = VerifyResult()

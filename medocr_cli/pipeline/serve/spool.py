@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import re
 import secrets
@@ -24,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from medocr_cli.errors import OutputError, UsageError
+from medocr_cli.io.locks import LockBusyError, exclusive_lock
 
 #: Below the spool: received instances the engine could not clean (they hold patient data).
 FAILED_DIR = "failed"
@@ -75,23 +75,20 @@ class Spool:
             UsageError: Another node holds it.
             OutputError: The lock file cannot be created.
         """
+        stack = contextlib.ExitStack()
         try:
-            fd = os.open(self.folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+            stack.enter_context(exclusive_lock(self.folder / LOCK_NAME))
+        except LockBusyError as exc:
+            raise UsageError(
+                f"another medocr node uses the spool {self.folder}",
+                hint="give each node its own --spool",
+            ) from exc
         except OSError as exc:
             raise OutputError(
                 f"cannot lock the spool: {exc.strerror}", hint=_hint(exc), path=self.folder
             ) from exc
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                raise UsageError(
-                    f"another medocr node uses the spool {self.folder}",
-                    hint="give each node its own --spool",
-                ) from exc
+        with stack:
             yield
-        finally:
-            os.close(fd)  # closing releases the lock
 
     def path(self, name: str) -> Path:
         """The spooled file called `name`."""
