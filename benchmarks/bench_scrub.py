@@ -12,6 +12,7 @@ never trained on), copies them to a temporary folder and scrubs it once per conf
     learned-noverify the same as learned with --no-verify
     learned-regions  --find learned --tesseract regions
     classical        --find tesseract --method telea (the first scrub)
+    baseline         learned, with the weights of --baseline-weights DIR (before/after runs)
 
 For each it reports:
 - residual: Tesseract reads each true text line in the input and in the output (psm 7, both
@@ -113,7 +114,16 @@ def main() -> None:
     ap.add_argument("--cine-frames", type=int, default=48)
     ap.add_argument("--no-quality", action="store_true", help="skip the residual-text reading")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--baseline-weights",
+        type=Path,
+        help="also run 'baseline': the learned config with the weights in this folder (e.g. "
+        "the previous release's), in the same run, so times compare",
+    )
     args = ap.parse_args()
+    if args.baseline_weights is not None:
+        CONFIGS["baseline"] = {**CONFIGS["learned"], "weights": args.baseline_weights}
+        args.configs = ["baseline", *args.configs]
     device = resolve_device(args.device)
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     records = [json.loads(x) for x in (args.dataset / "manifest.jsonl").read_text().splitlines()]

@@ -65,6 +65,7 @@ OPTION_TYPES: dict[str, type] = {
     "method": str,
     "find": str,
     "tesseract": str,
+    "confirm": bool,
     "verify": bool,
     "strict": bool,
     "flagged": str,

@@ -13,6 +13,7 @@ from conftest import make_dicom, make_png
 from medocr_cli.errors import UsageError
 from medocr_cli.io import read_scan
 from medocr_cli.synth.backgrounds import (
+    MEASURE_ONLY,
     REAL_CROPS,
     Background,
     BackgroundSource,
@@ -89,6 +90,15 @@ def test_curated_crops_lie_inside_their_files() -> None:
     assert checked >= 5  # at least pydicom's own files
 
 
+def test_no_real_crop_comes_from_a_measure_only_scan() -> None:
+    """The scans kept for measuring never feed training, nor do the copies of their pictures."""
+    held_out = {name.casefold() for name in MEASURE_ONLY}
+    assert not {row.filename.casefold() for row in REAL_CROPS} & held_out
+    same_pictures = {"examples_overlay.dcm", "RG1_J2KR.dcm", "JPGExtended.dcm", "JPEG-LL.dcm"}
+    same_pictures |= {"examples_jpeg2k.dcm"}
+    assert not {row.filename for row in REAL_CROPS} & same_pictures
+
+
 @pytest.fixture
 def user_dir(tmp_path: Path) -> Path:
     root = tmp_path / "scans"
@@ -161,7 +171,7 @@ def test_works_without_pydicom_data(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(backgrounds, "real_data_folders", lambda: bundled)
     samples = _draw(BackgroundSource(), 2, 60, 32)
     real = {bg.source for bg in samples if bg.source != "procedural"}
-    assert real  # pydicom's own CT, MR, NM and US files still serve
+    assert real  # pydicom's own CT and US files still serve
     assert all((bundled[0] / name.split(":", 1)[1]).is_file() for name in real)
 
     monkeypatch.setattr(backgrounds, "real_data_folders", lambda: [])

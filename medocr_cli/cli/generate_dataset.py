@@ -41,6 +41,25 @@ def generate_dataset(
         ),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Allow writing into a non-empty folder.")] = False,
+    negatives: Annotated[
+        float,
+        typer.Option(
+            metavar="SHARE",
+            help="Share of images (0-1) whose background gets hard negatives: Doppler flow, "
+            "vessels, perfusion maps, calipers, depth scales, ECG traces, devices, collimator "
+            "edges, grids. They are not text and are never labelled as text.",
+        ),
+    ] = 0.35,
+    hard_text: Annotated[
+        float,
+        typer.Option(
+            metavar="SHARE",
+            help="Share of text layers (0-1) drawn in a style detectors tend to miss: rotated "
+            "90/180/270, tilted 3-20 degrees, vertical along the left or right edge, "
+            "low-contrast (10-30 grey levels off the background), blurred. 0 draws all text "
+            "plainly.",
+        ),
+    ] = 0.25,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Generate synthetic medical images with burned-in printed and handwritten text.
@@ -49,11 +68,17 @@ def generate_dataset(
     pydicom's test data, and any folder given with --backgrounds. Printed text is fake PHI and
     technical labels in scanner-overlay layouts; handwriting uses handwriting fonts and Hershey
     strokes with jitter, slant and elastic distortion. Classes None / P / H / PH are balanced.
+    A share of the images (--negatives) also shows structure that looks like strokes but is
+    not text, drawn before the text so it stays out of the masks and labels: the models learn
+    to leave Doppler flow, vessels and measurement graphics alone. Another share of the text
+    (--hard-text) is rotated, tilted, written along an edge, faint or blurred, so the detector
+    learns to find it too.
 
     OUT gets images/, clean/ (the same images without text), masks/ (text pixels), crops/ (one
     per text line), manifest.jsonl (one object per image: image, clean, mask, label, items with
-    box, text, kind and words, split) and dataset.json. Splits are 80/10/10 train/val/test; the
-    test split uses printed and handwriting fonts that train never uses.
+    box, text, kind, words, style and angle, split, negatives) and dataset.json. Splits are
+    80/10/10 train/val/test; the test split uses printed and handwriting fonts that train never
+    uses.
     """
     from rich.progress import (
         BarColumn,
@@ -75,6 +100,8 @@ def generate_dataset(
         image_format=image_format,
         backgrounds=backgrounds,
         overwrite=overwrite,
+        negatives=negatives,
+        hard_text=hard_text,
     )
     t0 = time.perf_counter()
     bar = Progress(

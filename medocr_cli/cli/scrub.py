@@ -70,6 +70,16 @@ def scrub(
             "(whole-frame Tesseract in several renderings, the classical path; slower).",
         ),
     ] = "learned",
+    confirm: Annotated[
+        bool,
+        typer.Option(
+            "--confirm/--no-confirm",
+            help="With --find learned, confirm each detected region before removing it: the "
+            "text / non-text check (confirm.pt) or a word Tesseract reads there. Regions that "
+            "are neither (Doppler flow, vessels, calipers) are kept and counted as "
+            "kept_non_text. --no-confirm removes every detected region.",
+        ),
+    ] = True,
     tesseract: Annotated[
         str,
         typer.Option(
@@ -197,6 +207,7 @@ def scrub(
             "--config",
             metavar="SITE.toml",
             help="Read a site recipe: weights, header, salt_file, method, find, tesseract, "
+            "confirm, "
             "verify, flagged, workers, batch_size, output_syntax, cluster, and per-scanner "
             "rectangles always cleared or never touched ([[rule]]). Options on the command "
             "line override it.",
@@ -263,6 +274,7 @@ def scrub(
             "method": method,
             "find": find,
             "tesseract": tesseract,
+            "confirm": confirm,
             "verify": verify,
             "strict": strict,
             "flagged": flagged.value,
@@ -285,6 +297,7 @@ def scrub(
         flagged=FlaggedMode.QUARANTINE.value if chosen["strict"] else chosen["flagged"],
         find=chosen["find"],
         tesseract=chosen["tesseract"],
+        confirm=chosen["confirm"],
         weights=chosen["weights"],
         device=resolve_device(opts.device),
         batch_size=chosen["batch_size"],

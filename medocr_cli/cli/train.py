@@ -16,7 +16,13 @@ if TYPE_CHECKING:
 @handle_errors
 def train(
     ctx: typer.Context,
-    stage: Annotated[str, typer.Argument(help="classifier, detector, recognizer or inpainter.")],
+    stage: Annotated[
+        str,
+        typer.Argument(
+            help="classifier, detector, recognizer, inpainter or confirm (the text / non-text "
+            "check, trained on regions the detector proposes).",
+        ),
+    ],
     data: Annotated[Path, typer.Argument(help="Dataset folder made by `medocr generate-dataset`.")],
     epochs: Annotated[
         int | None, typer.Option(help="Most epochs (stage default if unset).")

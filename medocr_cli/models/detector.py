@@ -35,6 +35,12 @@ STRIDE = 16
 CHANNELS = ("core", "text")
 
 
+#: A core at least this many times taller than wide is read as a vertical line (text rotated
+#: 90 or 270 degrees): its line height is its width. A horizontal line's core is never taller
+#: than wide unless the line is a lone glyph narrower than its height, and only an isolated
+#: hairline glyph ("I", "|") is this slender, so horizontal lines are read as before.
+VERTICAL_RATIO = 4.0
+
 #: Registry name of this network; checkpoint specs and `medocr train` refer to it.
 ARCH = "text-detector"
 
@@ -188,17 +194,24 @@ def _touches(box: Sequence[float], comp: Sequence[float]) -> bool:
     return comp[0] < box[2] and comp[2] > box[0] and comp[1] < box[3] and comp[3] > box[1]
 
 
+def is_vertical(width: float, height: float) -> bool:
+    """Whether a core of this size is a vertical line's (see `VERTICAL_RATIO`)."""
+    return height > VERTICAL_RATIO * width
+
+
 def unclip_box(
     core: tuple[float, float, float, float], shrink: float, margin: float
 ) -> tuple[float, float, float, float]:
     """Grow a predicted core back to its line box, plus `margin` x the line height each side.
 
-    The line height is `line_height` of the core's; growing a little beyond the shrink is on
-    purpose: a box slightly too large costs a few repainted pixels, one slightly
-    too small leaves the edge of the letters behind.
+    The line height is `line_height` of the core's height across the text: its height, or for
+    a vertical line (`is_vertical`: text rotated 90 or 270 degrees) its width. Growing a little
+    beyond the shrink is on purpose: a box slightly too large costs a few repainted pixels, one
+    slightly too small leaves the edge of the letters behind.
     """
     x0, y0, x1, y1 = core
-    grow = (shrink + margin) * line_height(y1 - y0, shrink)
+    across = x1 - x0 if is_vertical(x1 - x0, y1 - y0) else y1 - y0
+    grow = (shrink + margin) * line_height(across, shrink)
     return (x0 - grow, y0 - grow, x1 + grow, y1 + grow)
 
 
@@ -208,7 +221,9 @@ def _join_lines(cores: list[list[float]], shrink: float, join: float) -> list[li
     Two cores join when they overlap vertically by at least half the lower one, their heights
     differ by less than 2.5x, and the horizontal gap between them is at most `join` line
     heights: the map can break a line at a wide word gap, and a line read in pieces is both
-    harder to cover and harder to recognise.
+    harder to cover and harder to recognise. Two vertical cores (`is_vertical`) are joined by
+    the same rule turned 90 degrees (overlap across, gap along the column), so a label along
+    the left edge is never joined to one along the right edge.
     """
     n = len(cores)
     parent = list(range(n))
@@ -219,10 +234,14 @@ def _join_lines(cores: list[list[float]], shrink: float, join: float) -> list[li
             i = parent[i]
         return i
 
+    upright = [is_vertical(c[2] - c[0], c[3] - c[1]) for c in cores]
     for i in range(n):
-        ax0, ay0, ax1, ay1 = cores[i][:4]
         for j in range(i + 1, n):
+            ax0, ay0, ax1, ay1 = cores[i][:4]
             bx0, by0, bx1, by1 = cores[j][:4]
+            if upright[i] and upright[j]:  # turn both 90 degrees: the same rule then applies
+                ax0, ay0, ax1, ay1 = ay0, ax0, ay1, ax1
+                bx0, by0, bx1, by1 = by0, bx0, by1, bx1
             ha, hb = ay1 - ay0, by1 - by0
             if min(ay1, by1) - max(ay0, by0) < 0.5 * min(ha, hb):
                 continue

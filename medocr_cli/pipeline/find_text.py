@@ -34,6 +34,10 @@ from medocr_cli.stages.printed import PrintedConfig, read_printed
 from medocr_cli.types import Box, join_overlapping
 
 FINDERS = ("learned", "tesseract")
+#: Weights of the text / non-text check (`stages/confirm.py`), used when present.
+CONFIRM_WEIGHTS = "confirm.pt"
+#: P(text) the check must give a region lying in colour flow (see `confirm_boxes`).
+FLOW_STRICT = 0.9
 #: A frame whose classifier P(None) is below this, with no detected line, is read by the whole-
 #: frame Tesseract pass. On the 448 ds1 test images every text image had a detected line, so
 #: no threshold changed what was removed; the cost is text-free images sent to Tesseract for
@@ -57,7 +61,9 @@ class Finding:
         prob_map: The detector's text-pixel probability map at frame size, or None.
         label: The classifier's label of the frame, or None without a classifier.
         fallback: True when the classifier's doubt sent the frame to the full Tesseract pass.
-        seconds: Time per step (classify, detect, tesseract, merge), for the report.
+        seconds: Time per step (classify, detect, confirm, tesseract, merge), for the report.
+        kept: Regions the detector proposed that the confirm step judged not text, so they
+            were left as they are (`LearnedFinder.confirm_boxes`).
     """
 
     boxes: list[Box]
@@ -65,6 +71,7 @@ class Finding:
     label: str | None = None
     fallback: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
+    kept: list[Box] = field(default_factory=list)
 
 
 def _add(seconds: dict[str, float], key: str, t0: float) -> float:
@@ -221,8 +228,12 @@ class LearnedFinder:
         fallback_below: float = FALLBACK_BELOW,
         printed: PrintedConfig | None = None,
         batch_size: int = 8,
+        confirm: bool = True,
+        confirmer: Any = None,
     ) -> None:
-        """Load the detector (required) and the classifier (used when its weights are there).
+        """Load the detector (required), the classifier and the text / non-text check.
+
+        The classifier and the check are used when their weights are in the folder.
 
         Args:
             weights: Weights folder (None: MEDOCR_WEIGHTS or the shipped one).
@@ -233,6 +244,11 @@ class LearnedFinder:
                 the full Tesseract pass.
             printed: Settings of the full Tesseract pass.
             batch_size: Frames per forward pass.
+            confirm: Confirm each detected region before it is removed (`confirm_boxes`);
+                False removes every detected region, as before the check existed.
+            confirmer: The text / non-text check to use instead of `confirm.pt` from the
+                weights folder (a seam for tests: anything with `threshold` and
+                `score(frame, boxes)`).
 
         Raises:
             UsageError: Unknown Tesseract mode.
@@ -258,6 +274,11 @@ class LearnedFinder:
             from medocr_cli.stages.classify import Classifier
 
             self.classifier = Classifier(folder / "classifier.pt", device)
+        self.confirmer: Any = confirmer if confirm else None
+        if confirm and confirmer is None and (folder / CONFIRM_WEIGHTS).is_file():
+            from medocr_cli.stages.confirm import Confirmer
+
+            self.confirmer = Confirmer(folder / CONFIRM_WEIGHTS, device)
         self.tesseract = tesseract
         self.fallback_below = fallback_below
         self.printed = printed or PrintedConfig()
@@ -280,8 +301,13 @@ class LearnedFinder:
         for n, (frame, index) in enumerate(zip(frames, indices, strict=True)):
             boxes, prob_map = pairs[n]
             finding = Finding(list(boxes), prob_map, seconds=dict(share))
-            verdict = verdicts[n] if verdicts is not None else None
             t = time.perf_counter()
+            verdict = verdicts[n] if verdicts is not None else None
+            if boxes and self.confirmer is not None:
+                called_text = verdict is None or verdict.probs.get("None", 0.0) < 0.5
+                boxes, finding.kept = self.confirm_boxes(frame, index, boxes, called_text)
+                finding.boxes = list(boxes)
+                t = _add(finding.seconds, "confirm", t)
             if verdict is not None:
                 finding.label = verdict.label
                 doubt = verdict.probs.get("None", 1.0) < self.fallback_below
@@ -303,9 +329,55 @@ class LearnedFinder:
             out.append(finding)
         return out
 
+    def confirm_boxes(
+        self, frame: np.ndarray, index: int, boxes: Sequence[Box], called_text: bool = True
+    ) -> tuple[list[Box], list[Box]]:
+        """Split detected regions into text to remove and structure to keep.
+
+        A region is text when the check gives it at least its threshold or, recall first, when
+        Tesseract reads a confident word in it (two finders agree). The check has two
+        thresholds, both chosen by measurement (`benchmarks/tune_confirm.py`): a low one for
+        frames the classifier calls text (`called_text`: P(None) < 0.5, or no classifier),
+        and a higher one (`threshold_none`) for frames it calls None, where a proposal is far
+        more likely to be anatomy. A region in multi-hued colour (Doppler flow, a colour map:
+        `stages/diagnostic.py`) needs `FLOW_STRICT` from the check, or Tesseract's word; of
+        a doubted region only the words Tesseract reads in it are removed.
+        Tesseract reads only the regions the check doubts, with the context of the region
+        pass (`read_regions`: a detector box may cut a line, which Tesseract then cannot
+        read; measured, reading the bare boxes missed whole lines). Returns (text, kept).
+        """
+        from medocr_cli.stages.diagnostic import in_colour_flow
+
+        scores = self.confirmer.score(frame, boxes)
+        base = self.confirmer.threshold if called_text else self.confirmer.threshold_none
+        text, doubted = [], []
+        for b, p in zip(boxes, scores, strict=True):
+            need = base
+            if p >= need and in_colour_flow(frame, (b.x0, b.y0, b.x1, b.y1)):
+                need = max(need, FLOW_STRICT)
+            (text if p >= need else doubted).append(b)
+        if not doubted:
+            return text, []
+        words = read_regions(frame, index, doubted)
+        kept, confirmed = [], {}
+        for b in doubted:
+            inside = [w for w in words if centre_inside(w, b)]
+            # The words Tesseract confirms are removed, not the whole region: a region that
+            # spans Doppler flow and a label beside it keeps its flow.
+            confirmed.update({(w.x0, w.y0, w.x1, w.y1): w for w in inside})
+            if not inside:
+                kept.append(b)
+        return text + list(confirmed.values()), kept
+
     def search(self, frame: np.ndarray, index: int) -> list[Box]:
         """Search a cleaned frame for text again (verify): the detector's lines."""
         return self.detector.detect([frame], 1, [index])[0]
+
+
+def centre_inside(word: Box, region: Box) -> bool:
+    """True when the centre of `word` lies inside `region`."""
+    cx, cy = (word.x0 + word.x1) / 2, (word.y0 + word.y1) / 2
+    return region.x0 <= cx < region.x1 and region.y0 <= cy < region.y1
 
 
 def make_finder(
@@ -316,6 +388,7 @@ def make_finder(
     tesseract: str = "off",
     printed: PrintedConfig | None = None,
     batch_size: int = 8,
+    confirm: bool = True,
 ) -> LearnedFinder | ClassicalFinder:
     """Return the finder called `name` ("learned" or "tesseract").
 
@@ -327,6 +400,11 @@ def make_finder(
         return ClassicalFinder(printed)
     if name == "learned":
         return LearnedFinder(
-            weights, device, tesseract=tesseract, printed=printed, batch_size=batch_size
+            weights,
+            device,
+            tesseract=tesseract,
+            printed=printed,
+            batch_size=batch_size,
+            confirm=confirm,
         )
     raise UsageError(f"unknown finder {name!r}", hint=f"use {' or '.join(FINDERS)}")

@@ -5,8 +5,11 @@ Layout of OUT:
     clean/NNNNNN.png         the same image without text
     masks/NNNNNN.png         255 where text pixels are
     crops/NNNNNN_K.png       one crop per text line (the recognizer's input)
-    manifest.jsonl           one JSON object per image (paths relative to OUT)
-    dataset.json             the parameters, the font split and the class counts
+    manifest.jsonl           one JSON object per image (paths relative to OUT), with the kinds of
+                             hard negatives (non-text structure) drawn on its background and,
+                             per text line, its style ("plain" or a hard one) and angle
+    dataset.json             the parameters, the font split, the class, negative-kind and
+                             text-style counts
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from medocr_cli.io.atomic import atomic_path, write_text_atomic
 from medocr_cli.synth.backgrounds import BackgroundSource
 from medocr_cli.synth.compose import Sample, make_sample, split_of
 from medocr_cli.synth.fonts import font_pools
+from medocr_cli.synth.hard_text import HARD_TEXT_SHARE
+from medocr_cli.synth.negatives import NEGATIVES_SHARE
 
 FORMATS = ("png", "dicom")
 CROP_MARGIN = 4
@@ -47,6 +52,11 @@ class GenerateConfig:
         image_format: "png" or "dicom" for the images with text.
         backgrounds: Optional folder of clean scans to draw backgrounds from.
         overwrite: Allow writing into a non-empty folder.
+        negatives: Share (0-1) of images whose background gets hard negatives: structures
+            that look like strokes but are not text (Doppler flow, vessels, calipers, scales,
+            ECG traces, devices, collimator edges, grids), never labelled as text.
+        hard_text: Share (0-1) of text layers drawn in a hard style the detector tends to
+            miss: rotated 90/180/270, tilted, vertical along an edge, low-contrast, blurred.
     """
 
     out: Path
@@ -57,6 +67,8 @@ class GenerateConfig:
     image_format: str = "png"
     backgrounds: Path | None = None
     overwrite: bool = False
+    negatives: float = NEGATIVES_SHARE
+    hard_text: float = HARD_TEXT_SHARE
 
 
 _SOURCE: BackgroundSource | None = None
@@ -107,7 +119,7 @@ def _crop(image: np.ndarray, box: list[int]) -> np.ndarray:
 def _write_sample(index: int) -> dict[str, Any]:
     assert _SOURCE is not None and _CONFIG is not None
     cfg = _CONFIG
-    sample: Sample = make_sample(index, cfg.seed, cfg.size, _SOURCE)
+    sample: Sample = make_sample(index, cfg.seed, cfg.size, _SOURCE, cfg.negatives, cfg.hard_text)
     stem = f"{index:06d}"
     ext = "dcm" if cfg.image_format == "dicom" else "png"
     image_rel, clean_rel, mask_rel = (
@@ -135,6 +147,7 @@ def _write_sample(index: int) -> dict[str, Any]:
         "items": sample.items,
         "modality": sample.modality,
         "background": sample.source,
+        "negatives": sample.negatives,
         "size": cfg.size,
     }
 
@@ -144,6 +157,16 @@ def _check(config: GenerateConfig) -> None:
         raise UsageError("--count must be at least 1")
     if not 64 <= config.size <= 4096:
         raise UsageError("--size must be between 64 and 4096 pixels")
+    if not 0.0 <= config.negatives <= 1.0:  # NaN fails this too
+        raise UsageError(
+            f"--negatives {config.negatives} is not a share between 0 and 1",
+            hint="give a share from 0 to 1, e.g. 0.35; 0 turns hard negatives off",
+        )
+    if not 0.0 <= config.hard_text <= 1.0:  # NaN fails this too
+        raise UsageError(
+            f"--hard-text {config.hard_text} is not a share between 0 and 1",
+            hint="give a share from 0 to 1, e.g. 0.25; 0 draws all text plainly",
+        )
     if config.image_format not in FORMATS:
         raise UsageError(f"--format {config.image_format!r} is not one of png, dicom")
     if config.out.exists() and not config.out.is_dir():
@@ -184,7 +207,14 @@ def run_generate_dataset(
         "size": config.size,
         "format": config.image_format,
         "backgrounds": str(config.backgrounds) if config.backgrounds else None,
+        "negatives": config.negatives,
         "labels": dict(Counter(r["label"] for r in records)),
+        "negative_kinds": dict(Counter(k for r in records for k in r["negatives"])),
+        "images_with_negatives": sum(bool(r["negatives"]) for r in records),
+        "hard_text": config.hard_text,
+        "text_styles": dict(
+            Counter(it.get("style", "plain") for r in records for it in r["items"])
+        ),
         "splits": {
             split: dict(Counter(r["label"] for r in records if r["split"] == split))
             for split in ("train", "val", "test")

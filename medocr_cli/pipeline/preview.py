@@ -13,12 +13,18 @@ from medocr_cli.io import read_scan
 from medocr_cli.io.atomic import atomic_path
 
 KIND_COLOURS = {"printed": (255, 40, 40), "handwritten": (40, 140, 255)}
+#: Height of the caption band above each tile: id/label/split/modality, then hard negatives.
+CAPTION = 26
+NEGATIVES_COLOUR = (255, 170, 60)
 
 
 def contact_sheet(
     dataset: Path, target: Path, *, count: int = 24, tile: int = 256, columns: int = 6
 ) -> int:
     """Draw the first `count` images of a dataset with boxes (red printed, blue handwritten).
+
+    Each tile's caption names the image, its class, split and modality and, in orange, the
+    kinds of hard negatives drawn on it (non-text structure, so it has no box).
 
     Returns the number of tiles drawn.
     """
@@ -30,7 +36,7 @@ def contact_sheet(
     except (OSError, ValueError) as exc:
         raise InputFileError(f"cannot read manifest: {exc}", path=manifest) from exc
     rows = max(1, -(-len(records) // columns))
-    sheet = Image.new("RGB", (columns * tile, rows * (tile + 16)), (24, 24, 24))
+    sheet = Image.new("RGB", (columns * tile, rows * (tile + CAPTION)), (24, 24, 24))
     draw = ImageDraw.Draw(sheet)
     for n, rec in enumerate(records):
         scan = read_scan(dataset / rec["image"])
@@ -40,12 +46,12 @@ def contact_sheet(
         img = img.resize(
             (round(img.width * scale), round(img.height * scale)), Image.Resampling.BILINEAR
         )
-        x, y = (n % columns) * tile, (n // columns) * (tile + 16)
-        sheet.paste(img, (x, y + 16))
+        x, y = (n % columns) * tile, (n // columns) * (tile + CAPTION)
+        sheet.paste(img, (x, y + CAPTION))
         for item in rec["items"]:
             x0, y0, x1, y1 = (v * scale for v in item["box"])
             draw.rectangle(
-                [x + x0, y + 16 + y0, x + x1, y + 16 + y1],
+                [x + x0, y + CAPTION + y0, x + x1, y + CAPTION + y1],
                 outline=KIND_COLOURS.get(item["kind"]),
                 width=1,
             )
@@ -54,6 +60,8 @@ def contact_sheet(
             f"{rec['id']} {rec['label']} {rec['split']} {rec.get('modality', '')}",
             fill=(230, 230, 230),
         )
+        if rec.get("negatives"):
+            draw.text((x + 3, y + 13), "neg: " + ", ".join(rec["negatives"]), fill=NEGATIVES_COLOUR)
     with atomic_path(target) as tmp:
         sheet.save(tmp, format="PNG")
     return len(records)

@@ -110,6 +110,8 @@ class ScrubConfig:
         find: "learned" (detector + classifier + Tesseract around lines, see
             `pipeline/find_text.py`) or "tesseract" (whole-frame Tesseract, the classical path).
         tesseract: The learned finder's use of Tesseract: "regions", "full" or "off".
+        confirm: The learned finder confirms each detected region before it is removed
+            (`LearnedFinder.confirm_boxes`); False removes every detected region.
         weights: Weights folder (None: MEDOCR_WEIGHTS or the shipped one).
         device: Torch device of the models.
         batch_size: Frames per model pass.
@@ -147,6 +149,7 @@ class ScrubConfig:
     flagged: str = "quarantine"
     find: str = "learned"
     tesseract: str = "off"
+    confirm: bool = True
     weights: Path | None = None
     device: str = "cpu"
     batch_size: int = 8
@@ -242,6 +245,7 @@ def load_run_models(config: ScrubConfig) -> RunModels:
         tesseract=config.tesseract,
         printed=config.printed,
         batch_size=config.batch_size,
+        confirm=config.confirm,
     )
     method = resolve_method(config.method, config.weights)
     inpainter = None
@@ -294,7 +298,8 @@ def clean_frames(
     Frames go through the finder `batch_size` at a time; a frame byte-identical to one already
     searched reuses its mask (kept bit-packed: a byte per 8 pixels of each distinct frame).
     Per-step seconds, the classifier's label, fallbacks, the removed regions (coordinates
-    only) and, with `report_text`, the text read are put in `result`. A site rule's `fixed`
+    only), how many proposed regions the confirm step kept as non-text (`kept_non_text`) and,
+    with `report_text`, the text read are put in `result`. A site rule's `fixed`
     regions (`stages/fixed_regions.py`) add their clear rectangles to every frame's boxes and
     mask and take their never-touch rectangles out.
     """
@@ -308,7 +313,8 @@ def clean_frames(
     labels: list[str] = []
     regions: list[list[int]] = []
     texts: list[dict[str, Any]] = []
-    reused = fallbacks = 0
+    kept: dict[bytes, int] = {}
+    reused = fallbacks = kept_total = 0
     for start in range(0, scan.n_frames, batch_size):
         indices = list(range(start, min(scan.n_frames, start + batch_size)))
         t0 = time.perf_counter()
@@ -322,6 +328,7 @@ def clean_frames(
             if finding.label is not None:
                 labels.append(finding.label)
             fallbacks += int(finding.fallback)
+            kept[keys[n]] = len(finding.kept)
             t0 = time.perf_counter()
             boxes, hole = finding.boxes, None
             if fixed is not None:
@@ -336,6 +343,7 @@ def clean_frames(
         for n, index in enumerate(indices):
             if n not in todo:
                 reused += 1
+            kept_total += kept.get(keys[n], 0)
             boxes, mask, label = done[keys[n]]
             if not boxes or mask is None:
                 continue
@@ -357,6 +365,7 @@ def clean_frames(
                 )
         scan.drop_renderings()
     result.extra["frames_reused"] = reused
+    result.extra["kept_non_text"] = kept_total
     label = None
     if labels:  # imported here: it brings torch, which a finder without a classifier never needs
         from medocr_cli.stages.classify import combine_labels
@@ -712,13 +721,16 @@ def _results(
     header: HeaderDeidentifier | None,
     models: RunModels | None,
 ) -> Iterator[FileResult]:
-    """One result per job, in job order: cleaned here, in workers or on a Dask cluster."""
-    if config.workers > 1:
+    """One result per job, in job order: cleaned here, in workers or on a Dask cluster.
+
+    `models` set with workers asked for means the caller passed its own: they are used here.
+    """
+    if config.workers > 1 and models is None:
         from medocr_cli.pipeline.scrub_workers import parallel_results
 
         yield from parallel_results(jobs, config, config.workers)
         return
-    if config.cluster is not None:
+    if config.cluster is not None and models is None:
         from medocr_cli.pipeline.scrub_cluster import cluster_results
 
         yield from cluster_results(jobs, config, config.cluster)
@@ -746,8 +758,14 @@ def _record(journal: Journal, result: FileResult) -> None:
         raise
 
 
-def run_scrub(config: ScrubConfig, progress: Progress | None = None) -> ScrubSummary:
+def run_scrub(
+    config: ScrubConfig, progress: Progress | None = None, models: RunModels | None = None
+) -> ScrubSummary:
     """Clean every image under `config.inputs` into `config.output` and write the report.
+
+    `models` are the finder, inpainter and verify detector to use instead of loading them from
+    the weights folder (the seam tests and embedding callers use); with them, every file is
+    cleaned in this process, whatever `config.workers` says.
 
     Every file is journaled (`scrub_journal`: a `started` line before it is cleaned, its
     report line once its output is in place) in `OUT/.medocr/journal.jsonl`, which is only
@@ -776,9 +794,11 @@ def run_scrub(config: ScrubConfig, progress: Progress | None = None) -> ScrubSum
     header = header_step(config)
     check_output_root(config.inputs, config.output)
     check_tesseract()
-    models = load_run_models(config)  # loaded here even with workers: bad weights fail early
-    if config.workers > 1:
-        models = None
+    given = models is not None
+    if models is None:
+        models = load_run_models(config)  # loaded here even with workers: bad weights fail early
+    if (config.workers > 1 or config.cluster is not None) and not given:
+        models = None  # each worker loads its own
     items = list(
         config.files
         if config.files is not None

@@ -28,7 +28,7 @@ class TrainOutcome:
 
 
 #: The learned stages, in pipeline order; each has `medocr_cli.training.<name>.stage_trainer()`.
-PLANNED = ("classifier", "detector", "recognizer", "inpainter")
+PLANNED = ("classifier", "detector", "recognizer", "inpainter", "confirm")
 
 
 def _command_line() -> str:

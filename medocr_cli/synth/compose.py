@@ -1,8 +1,13 @@
 """One synthetic training image: a clean background, text composited onto it, every label.
 
-Each image is a pure function of (seed, index, size, split): it draws from its own random
-generator, so images can be made in any order, in any process, and still come out identical.
-The class cycles None / P / H / PH over consecutive indices, which balances the classes exactly.
+Each image is a pure function of (seed, index, size, split, negatives and hard-text shares): it
+draws from its own random generators, so images can be made in any order, in any process, and
+still come out identical. The class cycles None / P / H / PH over consecutive indices, which
+balances the classes exactly. A share of the images, of every class, gets hard negatives
+(Doppler flow, vessels, calipers, scales...) drawn on the background before any text: they are
+part of the clean image and never of the text mask, the boxes or the label. A share of the text
+layers is drawn in a hard style (rotated, tilted, along an edge, low-contrast, blurred: see
+`hard_text`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,21 @@ from medocr_cli.synth.backgrounds import BackgroundSource
 from medocr_cli.synth.content import label_line, note_text, phi_line
 from medocr_cli.synth.fonts import FontSpec, choose_font, font_pools
 from medocr_cli.synth.handwriting import render_handwritten
+from medocr_cli.synth.hard_text import (
+    HARD_TEXT_SHARE,
+    PLAIN,
+    HardStyle,
+    choose_style,
+    hard_text_rng,
+    recolour,
+    shape_layer,
+)
+from medocr_cli.synth.negatives import (
+    NEGATIVES_SHARE,
+    add_negatives,
+    has_negatives,
+    negatives_rng,
+)
 from medocr_cli.synth.printed import render_printed
 from medocr_cli.synth.text_layer import TextLayer
 
@@ -38,9 +58,12 @@ class Sample:
         clean: The same image without text (the inpainter's target).
         mask: uint8, 255 where any text pixel (glyph, outline, shadow, anti-aliasing) was drawn.
         label: None / P / H / PH.
-        items: One dict per text line: box, text, kind, words, font.
+        items: One dict per text line: box, text, kind, words, font, role, style (see
+            `hard_text.STYLES`; "plain" for most) and angle (degrees counter-clockwise).
         modality: Background modality.
         source: Background origin.
+        negatives: Kinds of hard negatives drawn on the background (not text), in drawing
+            order; empty for most images.
     """
 
     image: np.ndarray
@@ -50,6 +73,7 @@ class Sample:
     items: list[dict[str, Any]] = field(default_factory=list)
     modality: str = ""
     source: str = ""
+    negatives: list[str] = field(default_factory=list)
 
 
 def split_of(index: int) -> str:
@@ -93,11 +117,19 @@ class Canvas:
             for b in self.taken
         )
 
-    def paste(self, layer: TextLayer, x: int, y: int, roles: dict[str, str]) -> None:
+    def paste(
+        self,
+        layer: TextLayer,
+        x: int,
+        y: int,
+        roles: dict[str, str],
+        style: HardStyle = PLAIN,
+    ) -> None:
         """Alpha-composite `layer` with its top-left corner at (x, y) and record its labels.
 
         `roles` tells what each line's text is: "phi" (patient data), "label" (technical) or
-        "note" (handwriting), so evaluations can count PHI lines alone.
+        "note" (handwriting), so evaluations can count PHI lines alone. `style` is the hard
+        style the layer was drawn in; its name and angle go into every line's item.
         """
         h, w = layer.rgba.shape[:2]
         alpha = layer.rgba[..., 3:4].astype(np.float32) / 255.0
@@ -121,6 +153,8 @@ class Canvas:
                     "font": line.font,
                     "role": roles.get(line.text.casefold(), "label"),
                     "words": [{"box": _shift(w_.box, x, y), "text": w_.text} for w_ in line.words],
+                    "style": style.name,
+                    "angle": style.angle,
                 }
             )
 
@@ -144,6 +178,15 @@ class Canvas:
         rgba[..., :3] = 255 - rgba[..., :3]
         return TextLayer(rgba=rgba, lines=layer.lines)
 
+    def finish(
+        self, layer: TextLayer, x: int, y: int, style: HardStyle, min_contrast: float
+    ) -> TextLayer:
+        """Colour a placed layer: low-contrast to its local background, else `contrasted`."""
+        if style.name == "low-contrast":
+            h, w = layer.rgba.shape[:2]
+            return recolour(layer, self.pixels[y : y + h, x : x + w], style)
+        return self.contrasted(layer, x, y, min_contrast=min_contrast)
+
     def image(self) -> np.ndarray:
         """The composited image as uint8."""
         return np.clip(np.rint(self.pixels), 0, 255).astype(np.uint8)
@@ -162,7 +205,10 @@ def _is_grey(rgba: np.ndarray) -> bool:
 def _place(
     rng: np.random.Generator, canvas: Canvas, w: int, h: int, anchor: str, *, tries: int = 1
 ) -> tuple[int, int] | None:
-    """Find a free spot for a w x h layer near `anchor` (a corner, a band or anywhere).
+    """Find a free spot for a w x h layer near `anchor` (a corner, a band, an edge or anywhere).
+
+    Anchors are "anywhere" or a row t/m/b (top, middle, bottom) and a column l/c/r; "ml" and
+    "mr" (along the left or right edge) are for vertical labels and never leave their edge.
 
     With `tries` > 1, several free candidates are drawn and the one over the calmest background
     (lowest standard deviation) wins: text straddling anatomy edges is hard to read for people
@@ -174,14 +220,18 @@ def _place(
     edge = int(rng.integers(2, max(3, cols // 40)))
     found: list[tuple[int, int]] = []
     for attempt in range(12 + 4 * tries):
-        where = anchor if attempt < 4 * tries else "anywhere"
+        # An edge label stays on its edge: it is what the style is for.
+        where = anchor if attempt < 4 * tries or anchor[0] == "m" else "anywhere"
         if where == "anywhere":
             x, y = int(rng.integers(0, cols - w)), int(rng.integers(0, rows - h))
         else:
             x = {"l": edge, "r": cols - w - edge, "c": (cols - w) // 2}[where[1]]
-            y = {"t": edge, "b": rows - h - edge}[where[0]]
+            y = {"t": edge, "b": rows - h - edge, "m": (rows - h) // 2}[where[0]]
             x += int(rng.integers(-edge, edge + 1)) if where[1] == "c" else 0
-            y += int(rng.integers(0, max(1, rows // 12))) * (1 if where[0] == "t" else -1)
+            if where[0] == "m":
+                y += int(rng.integers(-(rows // 4), rows // 4 + 1))
+            else:
+                y += int(rng.integers(0, max(1, rows // 12))) * (1 if where[0] == "t" else -1)
             x, y = min(max(0, x), cols - w), min(max(0, y), rows - h)
         if canvas.free((x, y, x + w, y + h)):
             found.append((x, y))
@@ -194,7 +244,8 @@ def _place(
         return float(canvas.pixels[p[1] : p[1] + h, p[0] : p[0] + w].std())
 
     best = min(found, key=busy)
-    if tries > 1 and busy(best) > 35:  # all near the anchor is busy anatomy: look further afield
+    # All near the anchor is busy anatomy: look further afield (an edge label stays put).
+    if tries > 1 and anchor[0] != "m" and busy(best) > 35:
         for _ in range(tries):
             x, y = int(rng.integers(0, cols - w)), int(rng.integers(0, rows - h))
             if canvas.free((x, y, x + w, y + h)) and busy((x, y)) < busy(best):
@@ -215,8 +266,18 @@ def _printed_size(rng: np.random.Generator, size: int) -> int:
     return max(7, int(np.rint(px * size / 512)))
 
 
-def _add_printed(rng: np.random.Generator, canvas: Canvas, pool: list[FontSpec], size: int) -> bool:
-    """Add scanner-style overlay text: corner blocks, top/bottom bands or single markers."""
+def _add_printed(
+    rng: np.random.Generator,
+    canvas: Canvas,
+    pool: list[FontSpec],
+    size: int,
+    hard: np.random.Generator,
+    hard_share: float,
+) -> bool:
+    """Add scanner-style overlay text: corner blocks, top/bottom bands or single markers.
+
+    Each block gets its hard style from `hard` (plain with probability 1 - `hard_share`).
+    """
     layout = rng.choice(["corners", "band", "marker"], p=[0.6, 0.25, 0.15])
     anchors = {
         "corners": list(rng.permutation(["tl", "tr", "bl", "br"])[: int(rng.integers(1, 5))]),
@@ -236,6 +297,8 @@ def _add_printed(rng: np.random.Generator, canvas: Canvas, pool: list[FontSpec],
         lines = list(roles)
         font = choose_font(rng, pool)
         px = _printed_size(rng, size)
+        style = choose_style(hard, hard_share)
+        anchor = style.anchor or anchor
         align = "right" if anchor.endswith("r") else "center" if anchor.endswith("c") else "left"
         for _ in range(3):  # shrink until the block fits
             rows, cols = canvas.size
@@ -245,7 +308,7 @@ def _add_printed(rng: np.random.Generator, canvas: Canvas, pool: list[FontSpec],
                 else canvas.brightness(0, rows - rows // 6, cols, rows)
             )
             colour = _printed_colour(rng, probe)
-            layer = render_printed(rng, lines, font, px, colour, align=align)
+            layer = shape_layer(render_printed(rng, lines, font, px, colour, align=align), style)
             spot = _place(rng, canvas, layer.rgba.shape[1], layer.rgba.shape[0], anchor, tries=6)
             if spot is not None:
                 # Recolour for the background under the block: overlays are made to be read.
@@ -254,6 +317,7 @@ def _add_printed(rng: np.random.Generator, canvas: Canvas, pool: list[FontSpec],
                 if (local > 150) != (colour in DARK_COLOURS):
                     colour = _printed_colour(rng, local)
                     layer = render_printed(rng, lines, font, px, colour, align=align)
+                    layer = shape_layer(layer, style)
                     h, w = layer.rgba.shape[:2]
                     if (
                         spot[0] + w > cols
@@ -262,8 +326,8 @@ def _add_printed(rng: np.random.Generator, canvas: Canvas, pool: list[FontSpec],
                     ):
                         spot = _place(rng, canvas, w, h, anchor, tries=6)
             if spot is not None:
-                layer = canvas.contrasted(layer, *spot, min_contrast=100.0)
-                canvas.paste(layer, *spot, roles)
+                layer = canvas.finish(layer, *spot, style, min_contrast=100.0)
+                canvas.paste(layer, *spot, roles, style)
                 placed = True
                 break
             px = max(7, int(px * 0.7))
@@ -271,9 +335,17 @@ def _add_printed(rng: np.random.Generator, canvas: Canvas, pool: list[FontSpec],
 
 
 def _add_handwritten(
-    rng: np.random.Generator, canvas: Canvas, pool: list[FontSpec], size: int
+    rng: np.random.Generator,
+    canvas: Canvas,
+    pool: list[FontSpec],
+    size: int,
+    hard: np.random.Generator,
+    hard_share: float,
 ) -> bool:
-    """Add 1-3 handwritten notes (1-3 lines each) anywhere on the image."""
+    """Add 1-3 handwritten notes (1-3 lines each) anywhere on the image.
+
+    Each line gets its hard style from `hard` (plain with probability 1 - `hard_share`).
+    """
     placed = False
     for _ in range(int(rng.integers(1, 4))):
         font = choose_font(rng, pool)
@@ -281,38 +353,66 @@ def _add_handwritten(
         n_lines = int(rng.choice([1, 1, 2, 3]))
         for _ in range(n_lines):
             layer = None
+            style = choose_style(hard, hard_share)
             for _ in range(3):
                 rows, cols = canvas.size
                 light = canvas.brightness(0, 0, cols, rows) < 90 and rng.random() < 0.6
                 pens = LIGHT_PENS if light else DARK_PENS
                 text = note_text(rng)
                 layer = render_handwritten(rng, text, font, px, pens[int(rng.integers(len(pens)))])
+                layer = shape_layer(layer, style)
                 h, w = layer.rgba.shape[:2]
-                spot = _place(rng, canvas, w, h, "anywhere")
+                spot = _place(rng, canvas, w, h, style.anchor or "anywhere")
                 if spot is not None:
-                    canvas.paste(canvas.contrasted(layer, *spot), *spot, {text: "note"})
+                    layer = canvas.finish(layer, *spot, style, min_contrast=70.0)
+                    canvas.paste(layer, *spot, {text: "note"}, style)
                     placed = True
                     break
                 px = max(10, int(px * 0.7))
     return placed
 
 
-def make_sample(index: int, seed: int, size: int, backgrounds: BackgroundSource) -> Sample:
-    """Generate image `index` of the dataset with `seed` (deterministic)."""
+def make_sample(
+    index: int,
+    seed: int,
+    size: int,
+    backgrounds: BackgroundSource,
+    negatives: float = NEGATIVES_SHARE,
+    hard_text: float = HARD_TEXT_SHARE,
+) -> Sample:
+    """Generate image `index` of the dataset with `seed` (deterministic).
+
+    Args:
+        index: Position of the image in the dataset (fixes its class and split).
+        seed: Dataset seed.
+        size: Side of the square image in pixels.
+        backgrounds: Where the clean backgrounds come from.
+        negatives: Share (0-1) of images that get hard negatives. Which images do, and what
+            is drawn, comes from generators of their own: the background of an image is the
+            same whatever the share, and an image without negatives comes out exactly as it
+            would with share 0.
+        hard_text: Share (0-1) of text layers drawn in a hard style (rotated, tilted, along
+            an edge, low-contrast, blurred). Styles come from a generator of their own too:
+            with share 0 the images are exactly those made without hard text.
+    """
     rng = np.random.default_rng([seed, index])
     split = split_of(index)
     label = label_of(index)
     printed_pool, hand_pool = font_pools(split)
     background = backgrounds.sample(rng, size)
-    canvas = Canvas(background.image)
+    base, drawn = background.image, []
+    if has_negatives(seed, index, negatives):
+        base, drawn = add_negatives(negatives_rng(seed, index), base, background.modality)
+    canvas = Canvas(base)
+    hard = hard_text_rng(seed, index)
     for _ in range(4):  # a class must hold what it says; retry placement if nothing fitted
         if "P" in label and not any(i["kind"] == "printed" for i in canvas.items):
-            _add_printed(rng, canvas, printed_pool, size)
+            _add_printed(rng, canvas, printed_pool, size, hard, hard_text)
         if "H" in label and not any(i["kind"] == "handwritten" for i in canvas.items):
-            _add_handwritten(rng, canvas, hand_pool, size)
+            _add_handwritten(rng, canvas, hand_pool, size, hard, hard_text)
     kinds = {i["kind"] for i in canvas.items}
     actual = ("P" if "printed" in kinds else "") + ("H" if "handwritten" in kinds else "") or "None"
-    clean = background.image
+    clean = base  # with the negatives: they are part of the picture the inpainter restores
     if canvas.pixels.ndim == 3 and clean.ndim == 2:
         clean = np.repeat(clean[..., None], 3, axis=2)
     return Sample(
@@ -323,4 +423,5 @@ def make_sample(index: int, seed: int, size: int, backgrounds: BackgroundSource)
         items=canvas.items,
         modality=background.modality,
         source=background.source,
+        negatives=drawn,
     )

@@ -186,7 +186,8 @@ def _targets(split: DetectorSplit, i: int, spec: dict[str, Any]) -> tuple[np.nda
 
     h, w = (int(v) for v in split.shapes[i])
     size = (-(-h // 2), -(-w // 2))
-    core = draw_core(split.lines[i], size, float(spec["shrink"]))
+    vertical = split.vertical[i] if split.vertical is not None else None
+    core = draw_core(split.lines[i], size, float(spec["shrink"]), vertical=vertical)
     text = cv2.resize(
         split.mask(i).astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_AREA
     )

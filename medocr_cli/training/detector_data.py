@@ -39,6 +39,9 @@ class DetectorSplit:
         light: Per image, bool (k,): True where the line is lighter than its surroundings.
         labels: Per image, the dataset label (None, P, H, PH).
         ids: Per image, the manifest id.
+        vertical: Per image, bool (k,): True where the line is rotated 90 or 270 degrees
+            (its manifest `angle`), so its height across the text is its box's width; None
+            when unknown (every line is then taken as horizontal).
     """
 
     images: np.ndarray
@@ -49,6 +52,7 @@ class DetectorSplit:
     light: list[np.ndarray]
     labels: list[str]
     ids: list[str]
+    vertical: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -109,6 +113,10 @@ def load_split(root: Path, split: str, *, cache: bool = True) -> DetectorSplit:
         for r in records
     ]
     kinds = [[it["kind"] for it in r.get("items", [])] for r in records]
+    vertical = [
+        np.array([_is_upright(it.get("angle", 0.0)) for it in r.get("items", [])], bool)
+        for r in records
+    ]
     if cache and cache_file.is_file():
         with np.load(cache_file) as data:
             images, shapes, masks = data["images"], data["shapes"], data["masks"]
@@ -146,7 +154,13 @@ def load_split(root: Path, split: str, *, cache: bool = True) -> DetectorSplit:
         light=light,
         labels=[r["label"] for r in records],
         ids=[r["id"] for r in records],
+        vertical=vertical,
     )
+
+
+def _is_upright(angle: float) -> bool:
+    """Whether a line drawn at `angle` degrees runs up or down the image (90 or 270)."""
+    return abs((float(angle) % 180.0) - 90.0) < 45.0
 
 
 def _window(array: np.ndarray, x0: int, y0: int, size_x: int, size_y: int, replicate: bool):
@@ -170,17 +184,28 @@ def _window(array: np.ndarray, x0: int, y0: int, size_x: int, size_y: int, repli
 
 
 def draw_core(
-    lines: np.ndarray, out_size: tuple[int, int], shrink: float, stride: int = 2
+    lines: np.ndarray,
+    out_size: tuple[int, int],
+    shrink: float,
+    stride: int = 2,
+    vertical: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return the float32 core target (h, w) at 1/`stride` for line boxes in input pixels.
 
     A map pixel is on when its centre lies inside the shrunk box; every line keeps at least
-    one row and one column, so 5 px lines still have a core.
+    one row and one column, so 5 px lines still have a core. A line flagged in `vertical`
+    (text rotated 90 or 270 degrees: a tall, narrow box) is shrunk by its width, its height
+    across the text, the way a horizontal line is shrunk by its height; the post-processing
+    grows such slender cores back by their width too (`models.detector.unclip_box`).
     """
     height, width = out_size
     core = np.zeros(out_size, np.float32)
-    for box in lines:
-        x0, y0, x1, y1 = shrink_box(tuple(float(v) for v in box), shrink)
+    for k, box in enumerate(lines):
+        bx0, by0, bx1, by1 = (float(v) for v in box)
+        if vertical is not None and vertical[k]:
+            y0, x0, y1, x1 = shrink_box((by0, bx0, by1, bx1), shrink)  # shrink it turned 90
+        else:
+            x0, y0, x1, y1 = shrink_box((bx0, by0, bx1, by1), shrink)
         r0, r1 = round(y0 / stride), round(y1 / stride)
         c0, c1 = round(x0 / stride), round(x1 / stride)
         if r1 <= r0:
@@ -242,7 +267,8 @@ def sample_crop(
         mask = _window(full, x0, y0, win, win, replicate=False).astype(np.float32)
         text = cv2.resize(mask, (size // 2, size // 2), interpolation=cv2.INTER_AREA)
     moved = (boxes - np.array([x0, y0, x0, y0], np.float32)) * scale
-    core = draw_core(moved, (size // 2, size // 2), shrink)
+    upright = split.vertical[i] if split.vertical is not None else None
+    core = draw_core(moved, (size // 2, size // 2), shrink, vertical=upright)
     return np.ascontiguousarray(image.transpose(2, 0, 1)), core, text
 
 
