@@ -178,8 +178,10 @@ def main() -> None:
         }
         residual = changed = outside = 0
         for r in chosen:
-            name = Path(r["image"]).name
-            placed = out / name if (out / name).exists() else out / "_quarantine" / name
+            file_name = Path(r["image"]).name
+            placed = out / file_name
+            if not placed.exists():
+                placed = out / "_quarantine" / file_name
             output = read_scan(placed).display(0)  # a flagged output is judged too
             image = inputs[r["id"]]
             region = grown_regions(r["items"], image.shape[:2])

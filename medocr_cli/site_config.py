@@ -120,6 +120,14 @@ class FixedRegions:
     clear: tuple[Rect, ...] = ()
     keep: tuple[Rect, ...] = ()
 
+    def kept_share(self, x0: int, y0: int, x1: int, y1: int) -> float:
+        """The share of the box (x0, y0, x1, y1) that lies inside never-touch rectangles."""
+        inside = 0
+        for k in self.keep:
+            kx0, ky0, kx1, ky1 = k.bounds
+            inside += max(0, min(x1, kx1) - max(x0, kx0)) * max(0, min(y1, ky1) - max(y0, ky0))
+        return min(1.0, inside / max(1, (x1 - x0) * (y1 - y0)))
+
     def keeps(self, x0: int, y0: int, x1: int, y1: int) -> bool:
         """Whether the box (x0, y0, x1, y1) lies wholly inside a never-touch rectangle."""
         return any(

@@ -346,14 +346,15 @@ class LearnedFinder:
         pass (`read_regions`: a detector box may cut a line, which Tesseract then cannot
         read; measured, reading the bare boxes missed whole lines). Returns (text, kept).
         """
-        from medocr_cli.stages.diagnostic import in_colour_flow
+        from medocr_cli.stages.diagnostic import flow_possible, in_colour_flow
 
         scores = self.confirmer.score(frame, boxes)
+        possible = flow_possible(frame)
         base = self.confirmer.threshold if called_text else self.confirmer.threshold_none
         text, doubted = [], []
         for b, p in zip(boxes, scores, strict=True):
             need = base
-            if p >= need and in_colour_flow(frame, (b.x0, b.y0, b.x1, b.y1)):
+            if p >= need and in_colour_flow(frame, (b.x0, b.y0, b.x1, b.y1), possible):
                 need = max(need, FLOW_STRICT)
             (text if p >= need else doubted).append(b)
         if not doubted:

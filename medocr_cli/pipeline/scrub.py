@@ -513,21 +513,25 @@ def _verified(
     What the first search finds is repainted in the staged file (`repaired` regions, added to
     the report's `regions`) and the file searched again; what that second search finds is
     the `residual` (count and `residual_regions`, coordinates only). Text found wholly inside
-    a site rule's never-touch rectangle (`fixed`) was left there on purpose and does not count.
+    a site rule's never-touch rectangle (`fixed`) was left there on purpose and does not count,
+    nor does a region mostly (`KEPT_SHARE`) inside one: the detector's box around text kept
+    there reaches a little past the rectangle, and the safety net never repaints inside it.
     """
     from medocr_cli.pipeline.scrub_verify import verify_file
 
     def search(done: dict[int, list[Box]]) -> Any:
         found = verify_file(staged, models.detector, done, handwriting_only)
         if fixed is not None:
-            found.regions = [b for b in found.regions if not fixed.keeps(b.x0, b.y0, b.x1, b.y1)]
+            found.regions = [
+                b for b in found.regions if fixed.kept_share(b.x0, b.y0, b.x1, b.y1) < KEPT_SHARE
+            ]
         return found
 
     check = search(removed)
     seconds = check.seconds
     if check.regions:
         t0 = time.perf_counter()
-        _repair(staged, check.regions, models, output_syntax)
+        _repair(staged, check.regions, models, output_syntax, fixed)
         result.extra["repaired"] = len(check.regions)
         result.extra.setdefault("regions", []).extend(check.report())
         again = {i: list(b) for i, b in removed.items()}
@@ -543,12 +547,33 @@ def _verified(
     return True
 
 
-def _repair(staged: Path, regions: list[Box], models: RunModels, output_syntax: str) -> None:
-    """Repaint `regions` (verify's finds) in the staged output and write it again in place."""
+#: A region verify finds counts as text a site rule keeps when this share of it lies inside the
+#: rule's never-touch rectangles.
+KEPT_SHARE = 0.6
+
+
+def _repair(
+    staged: Path,
+    regions: list[Box],
+    models: RunModels,
+    output_syntax: str,
+    fixed: FixedRegions | None = None,
+) -> None:
+    """Repaint `regions` (verify's finds) in the staged output and write it again in place.
+
+    A site rule's never-touch rectangles (`fixed.keep`) are taken out of the hole: no pixel
+    inside them is repainted, by the finder or by this safety net.
+    """
     scan = read_scan(staged)
     shape = (scan.height, scan.width)
     for frame in sorted({b.frame for b in regions}):
         hole = text_mask(shape, [b for b in regions if b.frame == frame])
+        if fixed is not None:
+            for rect in fixed.keep:
+                x0, y0, x1, y1 = rect.bounds
+                hole[y0:y1, x0:x1] = 0
+        if not hole.any():
+            continue
         repaint_frame(scan, frame, hole, models.method, inpainter=models.inpainter)
     # the header step already ran on this dataset: not again
     write_scan(scan, staged, output_syntax=output_syntax)
