@@ -231,3 +231,15 @@ def test_train_and_evaluate_confirm_on_a_tiny_generated_dataset(tmp_path):
     )
     assert evaluated.exit_code == 0, evaluated.output
     assert json.loads(evaluated.stdout)["text_regions"] == report["test"]["text_regions"]
+
+
+def test_a_tinted_frame_has_no_colour_flow():
+    from medocr_cli.stages.diagnostic import flow_possible
+
+    frame = text_and_flow_frame()
+    tinted = frame.copy()
+    tinted[..., 0] = np.clip(tinted[..., 0].astype(int) + 80, 0, 255).astype(np.uint8)
+    tinted[..., 2] = (tinted[..., 2] * 0.4).astype(np.uint8)
+    assert flow_possible(frame) and not flow_possible(tinted)
+    assert in_colour_flow(frame, (100, 165, 200, 215))
+    assert not in_colour_flow(tinted, (100, 165, 200, 215))  # handwriting on colour maps
