@@ -25,18 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from medocr_cli.pipeline.find_text import LearnedFinder
+from medocr_cli.training.confirm_data import line_mask
 from medocr_cli.training.manifest import read_dataset_image, records_of
 
 COVER = 0.9
 BOX_TRUE_SHARE = 0.25
-
-
-def _lines_mask(items: list[dict], shape: tuple[int, int]) -> np.ndarray:
-    mask = np.zeros(shape, bool)
-    for item in items:
-        x0, y0, x1, y1 = item["box"]
-        mask[max(0, y0) : y1, max(0, x0) : x1] = True
-    return mask
 
 
 def measure(finder: LearnedFinder, root: Path, records: list[dict]) -> dict[str, object]:
@@ -51,7 +44,7 @@ def measure(finder: LearnedFinder, root: Path, records: list[dict]) -> dict[str,
         covered = np.zeros(shape, bool)
         for b in finding.boxes:
             covered[b.y0 : b.y1, b.x0 : b.x1] = True
-        lines = _lines_mask(record["items"], shape)
+        lines = line_mask(record["items"], shape)
         for item in record["items"]:
             x0, y0, x1, y1 = item["box"]
             area = max(1, (x1 - x0) * (y1 - y0))

@@ -29,6 +29,7 @@ import numpy as np
 from medocr_cli.pipeline.find_text import centre_inside, read_regions
 from medocr_cli.stages.confirm import Confirmer
 from medocr_cli.stages.detect import Detector
+from medocr_cli.training.confirm_data import line_mask
 from medocr_cli.training.manifest import read_dataset_image, records_of
 
 COVER = 0.9
@@ -70,10 +71,7 @@ def sweep(detector, confirmer, classifier, root: Path, split: str, pairs) -> dic
         image = read_dataset_image(root / record["image"])
         boxes, scores, rescued, called_text = _frame_rows(detector, confirmer, classifier, image)
         shape = image.shape[:2]
-        truth = np.zeros(shape, bool)
-        for item in record["items"]:
-            x0, y0, x1, y1 = item["box"]
-            truth[max(0, y0) : y1, max(0, x0) : x1] = True
+        truth = line_mask(record["items"], shape)
         for k, pair in enumerate(keys):
             keep = _removed(scores, rescued, called_text, pair)
             covered = np.zeros(shape, bool)

@@ -95,6 +95,7 @@ class TextConfirm(nn.Module):
         """
         f = x
         valid = widths
+        keep = None
         for stage in self.features:
             f = stage(f)
             if valid is not None:
@@ -103,14 +104,13 @@ class TextConfirm(nn.Module):
                 cols = torch.arange(f.shape[3], device=f.device)
                 # Zero the padding after every stage, so the next convolution sees what its own
                 # zero padding would give an unpadded input: padding changes nothing.
-                f = f * (cols[None, :] < valid[:, None]).to(f.dtype)[:, None, None, :]
-        if valid is None:
+                keep = (cols[None, :] < valid[:, None]).to(f.dtype)[:, None, None, :]
+                f = f * keep
+        if keep is None:
             avg, peak = f.mean(dim=(2, 3)), f.amax(dim=(2, 3))
         else:
-            cols = torch.arange(f.shape[3], device=f.device)
-            weight = (cols[None, :] < valid[:, None]).to(f.dtype)[:, None, None, :]
-            avg = (f * weight).sum(dim=(2, 3)) / (weight.sum(dim=(2, 3)) * f.shape[2])
-            peak = (f - (1 - weight) * 1e4).amax(dim=(2, 3))
+            avg = (f * keep).sum(dim=(2, 3)) / (keep.sum(dim=(2, 3)) * f.shape[2])
+            peak = (f - (1 - keep) * 1e4).amax(dim=(2, 3))
         return self.head(torch.cat([avg, peak, scalars], dim=1)).squeeze(1)
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from medocr_cli.config import weights_dir
 from medocr_cli.errors import NotBuiltError, UsageError
+from medocr_cli.stages.diagnostic import flow_possible, in_colour_flow
 from medocr_cli.stages.merge import merge_boxes
 from medocr_cli.stages.printed import PrintedConfig, read_printed
 from medocr_cli.types import Box, join_overlapping
@@ -346,8 +347,6 @@ class LearnedFinder:
         pass (`read_regions`: a detector box may cut a line, which Tesseract then cannot
         read; measured, reading the bare boxes missed whole lines). Returns (text, kept).
         """
-        from medocr_cli.stages.diagnostic import flow_possible, in_colour_flow
-
         scores = self.confirmer.score(frame, boxes)
         possible = flow_possible(frame)
         base = self.confirmer.threshold if called_text else self.confirmer.threshold_none

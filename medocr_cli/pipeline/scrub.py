@@ -306,14 +306,13 @@ def clean_frames(
     import numpy as np
 
     shape = (scan.height, scan.width)
-    done: dict[bytes, tuple[list[Box], np.ndarray | None, str | None]] = {}
+    done: dict[bytes, tuple[list[Box], np.ndarray | None, str | None, int]] = {}
     removed: dict[int, list[Box]] = {}
     handwriting_only: set[int] = set()
     seconds: dict[str, float] = {}
     labels: list[str] = []
     regions: list[list[int]] = []
     texts: list[dict[str, Any]] = []
-    kept: dict[bytes, int] = {}
     reused = fallbacks = kept_total = 0
     for start in range(0, scan.n_frames, batch_size):
         indices = list(range(start, min(scan.n_frames, start + batch_size)))
@@ -328,7 +327,6 @@ def clean_frames(
             if finding.label is not None:
                 labels.append(finding.label)
             fallbacks += int(finding.fallback)
-            kept[keys[n]] = len(finding.kept)
             t0 = time.perf_counter()
             boxes, hole = finding.boxes, None
             if fixed is not None:
@@ -339,12 +337,12 @@ def clean_frames(
                 hole = text_mask(shape, boxes, prob_map=finding.prob_map)
             mask = np.packbits(hole) if hole is not None else None
             seconds["mask"] = seconds.get("mask", 0.0) + time.perf_counter() - t0
-            done[keys[n]] = (boxes, mask, finding.label)
+            done[keys[n]] = (boxes, mask, finding.label, len(finding.kept))
         for n, index in enumerate(indices):
             if n not in todo:
                 reused += 1
-            kept_total += kept.get(keys[n], 0)
-            boxes, mask, label = done[keys[n]]
+            boxes, mask, label, kept = done[keys[n]]
+            kept_total += kept
             if not boxes or mask is None:
                 continue
             if label == "H":

@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from medocr_cli.stages.merge import box_coverage
 from medocr_cli.training.manifest import read_dataset_image, records_of
+from medocr_cli.types import Box
 
 #: Score threshold of the detector's proposals while mining (scrub uses the spec's, 0.5).
 MINE_MIN_SCORE = 0.3
@@ -76,20 +78,13 @@ class MinedSplit:
         return out
 
 
-def _line_mask(items: Sequence[dict[str, Any]], shape: tuple[int, int]) -> np.ndarray:
+def line_mask(items: Sequence[dict[str, Any]], shape: tuple[int, int]) -> np.ndarray:
+    """Return the bool (H, W) union of the manifest items' line boxes."""
     mask = np.zeros(shape, bool)
     for item in items:
         x0, y0, x1, y1 = item["box"]
         mask[max(0, y0) : y1, max(0, x0) : x1] = True
     return mask
-
-
-def _inside(line: Sequence[int], b: Any) -> float:
-    """Share of the true line box `line` that lies inside the proposal `b`."""
-    x0, y0, x1, y1 = line
-    w = max(0, min(x1, b.x1) - max(x0, b.x0))
-    h = max(0, min(y1, b.y1) - max(y0, b.y0))
-    return w * h / max(1, (x1 - x0) * (y1 - y0))
 
 
 def _cut(frame: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, tuple]:
@@ -144,11 +139,11 @@ def mine_split(
         found = detector.detect(frames, BATCH)
         for frame, boxes, (record, origin) in zip(frames, found, meta, strict=True):
             items = record["items"] if origin == "text-image" else []
-            lines = _line_mask(items, frame.shape[:2])
+            lines = line_mask(items, frame.shape[:2])
             for b in boxes:
                 area = max(1, (b.x1 - b.x0) * (b.y1 - b.y0))
                 share = float(lines[b.y0 : b.y1, b.x0 : b.x1].sum()) / area
-                takes = max((_inside(item["box"], b) for item in items), default=0.0)
+                takes = max((box_coverage(Box(0, *item["box"]), b) for item in items), default=0.0)
                 if share >= TEXT_SHARE:
                     label = 1
                 elif share < NON_TEXT_SHARE and takes == 0.0:
