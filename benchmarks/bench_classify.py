@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from medocr_cli.stages.classify import Classifier
+from medocr_cli.models.classifier.predictor import Classifier
 
 
 def load_frames(folder: Path | None, count: int) -> list[np.ndarray]:

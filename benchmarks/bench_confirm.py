@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from medocr_cli.models.confirm.data import line_mask
 from medocr_cli.pipeline.find_text import LearnedFinder
-from medocr_cli.training.confirm_data import line_mask
 from medocr_cli.training.manifest import read_dataset_image, records_of
 
 COVER = 0.9

@@ -26,9 +26,10 @@ from torch import nn
 
 from medocr_cli.io.checkpoints import save_checkpoint
 from medocr_cli.models.checkpoint import pack
-from medocr_cli.models.detector import detector_spec, forward_frames, to_input
+from medocr_cli.models.detector.network import forward_frames, to_input
+from medocr_cli.models.detector.predictor import Detector
+from medocr_cli.models.detector.spec import detector_spec
 from medocr_cli.models.registry import build
-from medocr_cli.stages.detect import Detector
 
 
 def load_frames(folder: Path | None, count: int, size: int) -> list[np.ndarray]:

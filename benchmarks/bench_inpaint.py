@@ -27,9 +27,10 @@ import torch
 
 from medocr_cli.io.checkpoints import save_checkpoint
 from medocr_cli.models.checkpoint import pack
-from medocr_cli.models.inpainter import inpainter_spec
+from medocr_cli.models.inpainter.predictor import LearnedInpainter
+from medocr_cli.models.inpainter.spec import inpainter_spec
 from medocr_cli.models.registry import build
-from medocr_cli.stages.inpaint import LearnedInpainter, inpaint_stored
+from medocr_cli.stages.inpaint import inpaint_stored
 
 
 def test_image(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -23,9 +23,9 @@ import torch
 
 from medocr_cli.io.checkpoints import save_checkpoint
 from medocr_cli.models.checkpoint import pack
-from medocr_cli.models.recognizer import recognizer_spec
+from medocr_cli.models.recognizer.predictor import Recognizer
+from medocr_cli.models.recognizer.spec import recognizer_spec
 from medocr_cli.models.registry import build
-from medocr_cli.stages.recognize import Recognizer
 
 
 def load_reader(weights: Path | None, device: str) -> Recognizer:

@@ -164,7 +164,7 @@ def main() -> None:
         seconds = time.perf_counter() - t0
         stages: dict[str, float] = {}
         for res in summary.results:
-            for key, value in res.extra.get("stage_seconds", {}).items():
+            for key, value in (res.stage_seconds or {}).items():
                 stages[key] = stages.get(key, 0.0) + value
         row: dict = {
             "seconds": round(seconds, 2),
@@ -174,7 +174,7 @@ def main() -> None:
             },
             "status": dict(summary.counts),
             "boxes": sum(r.boxes for r in summary.results),
-            "fallback_frames": sum(int(r.extra.get("fallback_frames", 0)) for r in summary.results),
+            "fallback_frames": sum(int(r.fallback_frames or 0) for r in summary.results),
         }
         residual = changed = outside = 0
         for r in chosen:

@@ -23,11 +23,11 @@ from pathlib import Path
 import cv2
 import torch
 
+from medocr_cli.models.recognizer.training import exact_rate
 from medocr_cli.pipeline.extract import ExtractConfig, extract_frames, load_models
-from medocr_cli.stages.merge import box_coverage, box_iou
+from medocr_cli.stages.merge import box_iou
 from medocr_cli.training.metrics import character_error_rate
-from medocr_cli.training.recognizer import exact_rate
-from medocr_cli.types import Box
+from medocr_cli.types import Box, box_coverage
 
 
 def main() -> None:

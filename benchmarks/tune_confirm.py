@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from medocr_cli.models.confirm.data import line_mask
+from medocr_cli.models.confirm.predictor import Confirmer
+from medocr_cli.models.detector.predictor import Detector
 from medocr_cli.pipeline.find_text import centre_inside, read_regions
-from medocr_cli.stages.confirm import Confirmer
-from medocr_cli.stages.detect import Detector
-from medocr_cli.training.confirm_data import line_mask
 from medocr_cli.training.manifest import read_dataset_image, records_of
 
 COVER = 0.9
@@ -130,7 +130,7 @@ def main() -> int:
     ap.add_argument("--weights", type=Path, default=None, help="folder of detector.pt")
     ap.add_argument("--write", type=str, default=None, help="OUT.pt:TEXT_T,NONE_T")
     args = ap.parse_args()
-    from medocr_cli.stages.classify import Classifier
+    from medocr_cli.models.classifier.predictor import Classifier
 
     detector = Detector.from_weights_dir(args.weights)
     classifier = Classifier.from_weights_dir(args.weights)

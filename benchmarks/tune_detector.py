@@ -20,9 +20,10 @@ import torch
 
 from medocr_cli.io.checkpoints import load_checkpoint
 from medocr_cli.models.checkpoint import unpack
-from medocr_cli.models.detector import boxes_from_map, forward_frames
-from medocr_cli.training.detector import report_of
-from medocr_cli.training.detector_data import load_split
+from medocr_cli.models.detector.boxes import boxes_from_map
+from medocr_cli.models.detector.data import load_split
+from medocr_cli.models.detector.evaluate import report_of
+from medocr_cli.models.detector.network import forward_frames
 
 GRID = {
     "threshold": [0.2, 0.25, 0.3],

@@ -117,7 +117,14 @@ class UsageError(MedocrError):
 
 
 class NotBuiltError(UsageError):
-    """The requested stage exists in the design but has not been built yet."""
+    """The weights a stage needs are not there (or the stage has not been built yet)."""
+
+
+class WeightsError(UsageError):
+    """A weights file that cannot be used: unreadable, another family's, or an invalid spec.
+
+    A usage error (exit 2): the fix is to point `--weights` at the right file or folder.
+    """
 
 
 class ToolMissingError(MedocrError):

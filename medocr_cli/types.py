@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from enum import StrEnum
-from typing import Any
+import copy
+from dataclasses import dataclass, fields
+from enum import Enum, StrEnum
+from typing import Any, Final, Literal
+
+
+class Label(StrEnum):
+    """What text a frame or an image holds: none, printed (P), handwritten (H) or both (PH).
+
+    The classifier's four classes, the dataset's labels and the routing of every stage; the
+    values are the strings that reports, manifests and checkpoints have always carried.
+    """
+
+    NONE = "None"
+    P = "P"
+    H = "H"
+    PH = "PH"
+
+    @classmethod
+    def of(cls, printed: bool, handwritten: bool) -> Label:
+        """The label of a frame with (or without) printed and handwritten text."""
+        return {(False, False): cls.NONE, (True, False): cls.P, (False, True): cls.H}.get(
+            (printed, handwritten), cls.PH
+        )
+
+
+#: The four labels as plain strings, in the classifier's class order.
+LABELS: tuple[str, ...] = tuple(label.value for label in Label)
 
 
 class Status(StrEnum):
@@ -80,9 +105,27 @@ class Box:
         return out
 
 
+class Absent(Enum):
+    """Marks a report field that is left out of the line where null is a value of its own."""
+
+    ABSENT = "absent"
+
+
+#: The value of `FileResult.label` and `.site_rule` while they are not recorded (left out of the
+#: report line; None there is written as null).
+ABSENT: Final = Absent.ABSENT
+
+#: The fields every report line holds, null or not; the others are left out while at their default.
+_ALWAYS = frozenset({"path", "status", "output", "frames", "boxes", "seconds", "error"})
+
+
 @dataclass(slots=True)
 class FileResult:
-    """What happened to one input file; one line of the scrub report.
+    """What happened to one input file; one line of the scrub report (`to_json`).
+
+    The first seven fields are in every line. Each of the others is left out of the line
+    while it holds its default (None, `ABSENT` for the two where null is a value, False for
+    `resumed`); the line holds them in the order below.
 
     Attributes:
         path: Input path as given (relative to the input root in folder runs).
@@ -90,8 +133,33 @@ class FileResult:
         output: Where the cleaned file was written, if it was.
         frames: Number of frames in the file.
         boxes: Number of text boxes removed.
-        seconds: Wall time spent on the file.
-        error: One-line reason for failed or skipped files.
+        seconds: Wall time spent on the file (written rounded to ms).
+        error: One-line reason for failed, flagged or skipped files.
+        input_size: The input's size in bytes when it was read (`--resume` compares it).
+        input_mtime_ns: The input's modification time, ns (`--resume` compares it).
+        site_rule: Name of the site rule that matched the image, None (null) when none did;
+            recorded only in runs with a site config.
+        frames_reused: Frames byte-identical to an earlier frame, whose mask was reused.
+        kept_non_text: Regions the finder proposed that the confirm step kept as non-text.
+        label: The classifier's label of the file (P, H, PH, None), None (null) when no
+            classifier ran; recorded once every frame was searched.
+        fallback_frames: Frames where the finder fell back to its other reader.
+        regions: Removed regions, [frame, x0, y0, x1, y1] each (coordinates only, no text);
+            verify's repaired regions are added after the finder's.
+        texts: The text read, {frame, box: [x0, y0, x1, y1], text} each; only with
+            `report_text` (sensitive).
+        stage_seconds: Seconds per step (read, the finder's steps, mask, inpaint, write,
+            verify), rounded to 0.1 ms.
+        verified: Whether the output was searched again after cleaning.
+        repaired: Regions verify found and repainted (the safety net), when it found any.
+        residual: Regions still found after the repair: the file is flagged.
+        residual_regions: Those regions, [frame, x0, y0, x1, y1] each.
+        quarantined: Where a flagged output was moved instead of `output`.
+        kept: Where `serve` moved the received file of a failed instance aside.
+        forward: `serve`'s forwarding state of a cleaned instance (queued, ...).
+        forward_to: The destination it is forwarded to.
+        resumed: The file was finished by an earlier run (`--resume`); such a line carries
+            only input_size, input_mtime_ns, frames_reused and verified over from it.
     """
 
     path: str
@@ -101,16 +169,54 @@ class FileResult:
     boxes: int = 0
     seconds: float = 0.0
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    input_size: int | None = None
+    input_mtime_ns: int | None = None
+    site_rule: str | Literal[Absent.ABSENT] | None = ABSENT
+    frames_reused: int | None = None
+    kept_non_text: int | None = None
+    label: str | Literal[Absent.ABSENT] | None = ABSENT
+    fallback_frames: int | None = None
+    regions: list[list[int]] | None = None
+    texts: list[dict[str, Any]] | None = None
+    stage_seconds: dict[str, float] | None = None
+    verified: bool | None = None
+    repaired: int | None = None
+    residual: int | None = None
+    residual_regions: list[list[int]] | None = None
+    quarantined: str | None = None
+    kept: str | None = None
+    forward: str | None = None
+    forward_to: str | None = None
+    resumed: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """Return the report line as a JSON-ready dict."""
-        out = asdict(self)
+        """Return the report line as a JSON-ready dict (a copy: nothing in it is shared)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _ALWAYS or value is not f.default:
+                out[f.name] = copy.deepcopy(value)
         out["status"] = str(self.status)
         out["seconds"] = round(self.seconds, 3)
-        extra = out.pop("extra")
-        out.update(extra)
         return out
+
+
+def box_area(b: Box) -> int:
+    """A box's area in pixels (0 for an empty or inverted box)."""
+    return max(0, b.width) * max(0, b.height)
+
+
+def box_intersection(a: Box, b: Box) -> int:
+    """The area two boxes share, in pixels (their frames are not compared)."""
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return w * h if w > 0 and h > 0 else 0
+
+
+def box_coverage(a: Box, b: Box) -> float:
+    """Fraction of `a`'s area that lies inside `b` (0 for an empty `a`)."""
+    area = box_area(a)
+    return box_intersection(a, b) / area if area > 0 else 0.0
 
 
 def join_overlapping(rects: list[list[int]]) -> list[list[int]]:

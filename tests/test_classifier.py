@@ -16,12 +16,13 @@ from medocr_cli.cli.app import app
 from medocr_cli.errors import InputFileError, NotBuiltError
 from medocr_cli.io.checkpoints import load_checkpoint, save_checkpoint
 from medocr_cli.models.checkpoint import pack, unpack
-from medocr_cli.models.classifier import LABELS, classifier_spec, normalise, to_input
-from medocr_cli.models.recognizer import recognizer_spec
+from medocr_cli.models.classifier.data import augment, load_split
+from medocr_cli.models.classifier.network import normalise, to_input
+from medocr_cli.models.classifier.predictor import Verdict, union_label
+from medocr_cli.models.classifier.spec import LABELS, classifier_spec
+from medocr_cli.models.recognizer.spec import recognizer_spec
 from medocr_cli.models.registry import build, known
 from medocr_cli.pipeline.generate_dataset import GenerateConfig, run_generate_dataset
-from medocr_cli.stages.classify import Verdict, union_label
-from medocr_cli.training.classifier_data import augment, load_split
 from medocr_cli.training.loop import lr_at
 from medocr_cli.training.metrics import classification_report, confusion_matrix
 
@@ -259,7 +260,7 @@ def test_classify_table_and_missing_weights(tiny_weights, tmp_path):
 
 def test_fit_linear_head_separates_and_folds_the_standardisation():
     """The fitted layer reads raw features: offsets and scales far from 0 and 1 do not matter."""
-    from medocr_cli.training.classifier_head import fit_linear_head
+    from medocr_cli.models.classifier.head import fit_linear_head
 
     generator = torch.Generator().manual_seed(0)
     labels = torch.arange(4).repeat(50)
@@ -339,7 +340,7 @@ def test_train_refit_head_is_for_the_classifier_only(dataset, second_dataset, tm
 def test_train_refit_head_checks_data_before_reading_features(
     second_dataset, tmp_path, monkeypatch
 ):
-    import medocr_cli.training.classifier_head as classifier_head
+    import medocr_cli.models.classifier.head as classifier_head
 
     def too_late(*_args, **_kwargs):
         raise AssertionError("features were read before DATA was checked")

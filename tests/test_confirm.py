@@ -12,13 +12,14 @@ from _phi_images import background, ocr_words, phi_read, text_layer
 
 from medocr_cli.io.checkpoints import save_checkpoint
 from medocr_cli.models.checkpoint import pack
-from medocr_cli.models.confirm import collate, confirm_spec, region_input, region_scalars
+from medocr_cli.models.confirm.data import MinedSplit, Region
+from medocr_cli.models.confirm.network import collate, region_input, region_scalars
+from medocr_cli.models.confirm.predictor import Confirmer
+from medocr_cli.models.confirm.spec import confirm_spec
+from medocr_cli.models.confirm.training import measure, threshold_for
 from medocr_cli.models.registry import build
 from medocr_cli.pipeline.find_text import LearnedFinder
-from medocr_cli.stages.confirm import Confirmer
 from medocr_cli.stages.diagnostic import hue_spread, in_colour_flow
-from medocr_cli.training.confirm import measure, threshold_for
-from medocr_cli.training.confirm_data import MinedSplit, Region
 from medocr_cli.types import Box
 
 
@@ -179,7 +180,7 @@ def test_scrub_report_counts_regions_kept_as_non_text(tmp_path):
     summary = run_scrub(config, models=models)
     (result,) = summary.results
     line = json.loads((tmp_path / "out" / "medocr-report.jsonl").read_text().splitlines()[0])
-    assert line["kept_non_text"] == result.extra["kept_non_text"]
+    assert line["kept_non_text"] == result.kept_non_text
     assert result.boxes >= 1
     assert phi_read(ocr_words(frame_of(result.output))) == []
 

@@ -7,19 +7,8 @@ import torch
 
 from medocr_cli.io.checkpoints import save_checkpoint
 from medocr_cli.models.checkpoint import pack, unpack
-from medocr_cli.models.detector import (
-    boxes_from_map,
-    build_detector,
-    detector_spec,
-    forward_frames,
-    shrink_box,
-    to_input,
-    unclip_box,
-)
-from medocr_cli.models.registry import build
-from medocr_cli.stages.detect import Detector
-from medocr_cli.training.detector import report_of, score_image
-from medocr_cli.training.detector_data import (
+from medocr_cli.models.detector.boxes import boxes_from_map, shrink_box, unclip_box
+from medocr_cli.models.detector.data import (
     DetectorSplit,
     augment,
     draw_core,
@@ -27,6 +16,11 @@ from medocr_cli.training.detector_data import (
     load_split,
     sample_crop,
 )
+from medocr_cli.models.detector.evaluate import report_of, score_image
+from medocr_cli.models.detector.network import build_detector, forward_frames, to_input
+from medocr_cli.models.detector.predictor import Detector
+from medocr_cli.models.detector.spec import detector_spec
+from medocr_cli.models.registry import build
 
 TINY = detector_spec(widths=(4, 8, 8, 8), decoder=4)
 
@@ -254,7 +248,8 @@ def test_stage_boxes_carry_frame_index_and_kind(tmp_path, monkeypatch):
     core = np.zeros((2, 20, 30), np.float32)
     core[0, 5:7, 3:20] = 0.9
     monkeypatch.setattr(
-        "medocr_cli.stages.detect.forward_frames", lambda model, spec, inputs, device: [core]
+        "medocr_cli.models.detector.predictor.forward_frames",
+        lambda model, spec, inputs, device: [core],
     )
     (boxes,) = detector.detect([np.zeros((40, 60), np.uint8)], frame_indices=[7])
     assert len(boxes) == 1
@@ -306,7 +301,7 @@ def test_train_and_evaluate_cli_on_a_tiny_dataset(tmp_path):
 def test_large_frames_are_detected_in_tiles_like_one_pass(monkeypatch):
     """Tiling (for 100-megapixel frames) gives the maps and boxes of a single pass."""
     from medocr_cli.io import read_scan
-    from medocr_cli.stages import detect
+    from medocr_cli.models.detector import predictor as detect
 
     examples = Path(__file__).resolve().parent.parent / "examples"
     detector = detect.Detector.from_weights_dir()

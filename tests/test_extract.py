@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from medocr_cli.cli.app import app
 from medocr_cli.io.checkpoints import save_checkpoint
 from medocr_cli.models.checkpoint import pack
-from medocr_cli.models.detector import detector_spec
+from medocr_cli.models.detector.spec import detector_spec
 from medocr_cli.models.registry import build
 from medocr_cli.pipeline import extract as extract_module
 from medocr_cli.pipeline.extract import ExtractConfig, Models, load_models, run_extract
@@ -206,7 +206,7 @@ def weights_folder(tmp_path, names):
         torch.manual_seed(0)
         save_checkpoint(folder / "detector.pt", pack(build(spec), spec))
     if "recognizer.pt" in names:
-        from medocr_cli.models.recognizer import recognizer_spec
+        from medocr_cli.models.recognizer.spec import recognizer_spec
 
         spec = recognizer_spec(channels=(4, 4, 4, 4, 4, 4), hidden=4, layers=1)
         save_checkpoint(folder / "recognizer.pt", pack(build(spec), spec))
@@ -246,7 +246,7 @@ def test_unknown_stage_is_a_usage_error(tmp_path):
 
 
 def test_cli_handwritten_json_with_real_tiny_checkpoints(tmp_path):
-    pytest.importorskip("medocr_cli.stages.recognize")
+    pytest.importorskip("medocr_cli.models.recognizer.predictor")
     folder = weights_folder(tmp_path, ["detector.pt", "recognizer.pt"])
     write_grey(tmp_path / "in" / "line.png", np.full((32, 200), 30, np.uint8))
     write_grey(tmp_path / "in" / "scan.png", np.full((128, 128), 30, np.uint8))
@@ -282,7 +282,7 @@ def test_cli_handwritten_json_with_real_tiny_checkpoints(tmp_path):
 
 @needs_tesseract
 def test_cli_auto_table_hides_text_unless_asked(tmp_path):
-    pytest.importorskip("medocr_cli.stages.recognize")
+    pytest.importorskip("medocr_cli.models.recognizer.predictor")
     folder = weights_folder(tmp_path, ["detector.pt", "recognizer.pt"])
     write_png(tmp_path / "a.png")
     args = ["extract", "--stage", "auto", "--weights", str(folder), str(tmp_path / "a.png")]

@@ -10,20 +10,22 @@ from medocr_cli.cli.app import app
 from medocr_cli.io import read_scan
 from medocr_cli.io.checkpoints import save_checkpoint
 from medocr_cli.models.checkpoint import pack
-from medocr_cli.models.fills import bridge_along, directional_fill, directional_fills, select_fills
-from medocr_cli.models.inpainter import (
-    GatedConv2d,
-    fill_only,
-    hole_clusters,
-    inpaint_array,
-    inpainter_spec,
-    prior_only,
+from medocr_cli.models.inpainter.fills import (
+    bridge_along,
+    directional_fill,
+    directional_fills,
     push_pull,
+    select_fills,
 )
+from medocr_cli.models.inpainter.network import GatedConv2d, fill_only, prior_only
+from medocr_cli.models.inpainter.predictor import LearnedInpainter
+from medocr_cli.models.inpainter.repaint import hole_clusters, inpaint_array
+from medocr_cli.models.inpainter.spec import inpainter_spec
+from medocr_cli.models.inpainter.training import InpainterRecipe, inpainting_loss
 from medocr_cli.models.registry import build
 from medocr_cli.pipeline.inpaint import resolve_method
-from medocr_cli.stages.inpaint import LearnedInpainter, inpaint_stored
-from medocr_cli.training.inpainter import InpainterRecipe, inpainting_loss, psnr, ssim
+from medocr_cli.stages.inpaint import inpaint_stored
+from medocr_cli.training.metrics import psnr, ssim
 
 runner = CliRunner()
 TINY = inpainter_spec((8, 8, 8), (2,))

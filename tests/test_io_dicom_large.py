@@ -16,7 +16,6 @@ import pytest
 from _phi_images import phi_read, write_ct
 from conftest import find_test_file, make_dicom
 
-import medocr_cli.io.dicom as dicom_io
 import medocr_cli.io.dicom_large as large
 from medocr_cli.errors import InputFileError
 from medocr_cli.io import read_scan, write_scan
@@ -45,7 +44,6 @@ NAMES = [
 
 
 def _threshold(monkeypatch: pytest.MonkeyPatch, value: int) -> None:
-    monkeypatch.setattr(dicom_io, "LARGE_BYTES", value)
     monkeypatch.setattr(large, "LARGE_BYTES", value)
 
 

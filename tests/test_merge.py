@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from medocr_cli.cli.app import app
+from medocr_cli.models.zoo import CLASSIFIER_FILE as CLASSIFIER_WEIGHTS
 from medocr_cli.pipeline.merge import (
-    CLASSIFIER_WEIGHTS,
     ClassifierArbiters,
     MergeStats,
     crop_region,
@@ -20,13 +20,12 @@ from medocr_cli.pipeline.merge import (
     union_of_labels,
 )
 from medocr_cli.stages.merge import (
-    box_coverage,
     merge_boxes,
     reading_order,
     same_line,
     same_region,
 )
-from medocr_cli.types import Box
+from medocr_cli.types import Box, box_coverage
 
 runner = CliRunner()
 
@@ -291,8 +290,9 @@ def test_classifier_decides_a_conflict_on_the_crop(tmp_path):
 
     from medocr_cli.io.checkpoints import save_checkpoint
     from medocr_cli.models.checkpoint import pack
-    from medocr_cli.models.classifier import build_classifier, classifier_spec
-    from medocr_cli.stages.classify import WEIGHTS_NAME
+    from medocr_cli.models.classifier.network import build_classifier
+    from medocr_cli.models.classifier.spec import classifier_spec
+    from medocr_cli.models.zoo import CLASSIFIER_FILE as WEIGHTS_NAME
 
     assert CLASSIFIER_WEIGHTS == WEIGHTS_NAME
 

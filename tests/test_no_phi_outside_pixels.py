@@ -28,13 +28,12 @@ from pydicom.dataelem import RawDataElement
 from pydicom.tag import Tag
 from typer.testing import CliRunner
 
-import medocr_cli.pipeline.scrub as scrub_mod
 from medocr_cli.cli.app import app
 from medocr_cli.errors import InputFileError, MedocrError
 from medocr_cli.io import read_scan
 from medocr_cli.io.walk import REPORT_NAME
 from medocr_cli.pipeline.find_text import read_stacked
-from medocr_cli.pipeline.scrub import ScrubConfig, run_scrub
+from medocr_cli.pipeline.scrub import RunModels, ScrubConfig, run_scrub
 from medocr_cli.stages.printed import read_printed
 from medocr_cli.types import Status
 
@@ -126,21 +125,26 @@ def test_scrub_run_never_shows_a_header_value(tmp_path: Path) -> None:
         assert sum(path.name in row for row in result.stderr.splitlines()) == 1, result.stderr
 
 
-def test_unexpected_error_is_reported_by_type_and_place(tmp_path: Path, monkeypatch) -> None:
-    src = tmp_path / "in"
-    write_png(src / "a.png", size=96)
+class BrokenFinder:
+    """A finder double that fails with a message quoting a header value."""
 
-    def broken(*args, **kwargs):
+    def find(self, frames, indices):
         int(MARKER)  # ValueError: invalid literal for int() with base 10: 'ZEBULON^QUIXWORTH'
 
-    monkeypatch.setattr(scrub_mod, "clean_frames", broken)
-    summary = run_scrub(ScrubConfig(inputs=[src], output=tmp_path / "out", verify=False))
+
+def test_unexpected_error_is_reported_by_type_and_place(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    write_png(src / "a.png", size=96)
+    summary = run_scrub(
+        ScrubConfig(inputs=[src], output=tmp_path / "out", verify=False),
+        models=RunModels(BrokenFinder(), "telea"),
+    )
     (result,) = summary.results
     assert result.status == Status.FAILED
     error = result.error or ""
     assert "ZEBULON" not in error and "invalid literal" not in error, error
     assert error.startswith(f"{src / 'a.png'}: unexpected error ValueError at ")
-    assert "medocr_cli.pipeline.scrub:" in error and "\n" not in error
+    assert "medocr_cli.pipeline.scrub.engine:" in error and "\n" not in error
     assert "ZEBULON" not in (tmp_path / "out" / REPORT_NAME).read_text(encoding="utf-8")
 
 

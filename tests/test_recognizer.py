@@ -14,36 +14,31 @@ from medocr_cli.cli.app import app
 from medocr_cli.errors import UsageError
 from medocr_cli.io.checkpoints import load_checkpoint, save_checkpoint
 from medocr_cli.models.checkpoint import average_checkpoints, pack, unpack
-from medocr_cli.models.recognizer import (
-    BEAM_WIDTH,
-    HEIGHT,
-    READ_TAIL,
-    beam_decode,
-    decode,
-    decode_indices,
-    default_vocab,
-    encode,
-    greedy_decode,
-    line_width,
-    normalise_line,
-    pad_batch,
-    recognizer_spec,
-    spec_width_scale,
-    to_line,
-)
-from medocr_cli.models.recognizer_grow import widen_recognizer
-from medocr_cli.models.registry import build, known
-from medocr_cli.pipeline.generate_dataset import GenerateConfig, run_generate_dataset
-from medocr_cli.stages.recognize import Recognizer
-from medocr_cli.synth.content import NOTE_CHARSET, PRINTED_CHARSET
-from medocr_cli.training.recognizer import read_inputs
-from medocr_cli.training.recognizer_data import (
+from medocr_cli.models.recognizer.data import (
     Augment,
     distort_strokes,
     load_lines,
     train_sample,
     width_batches,
 )
+from medocr_cli.models.recognizer.decode import (
+    BEAM_WIDTH,
+    READ_TAIL,
+    beam_decode,
+    decode,
+    decode_indices,
+    encode,
+    greedy_decode,
+)
+from medocr_cli.models.recognizer.grow import widen_recognizer
+from medocr_cli.models.recognizer.lines import line_width, normalise_line, pad_batch, to_line
+from medocr_cli.models.recognizer.predictor import Recognizer
+from medocr_cli.models.recognizer.spec import HEIGHT, recognizer_spec, spec_width_scale
+from medocr_cli.models.recognizer.training import read_inputs
+from medocr_cli.models.recognizer.vocab import default_vocab
+from medocr_cli.models.registry import build, known
+from medocr_cli.pipeline.generate_dataset import GenerateConfig, run_generate_dataset
+from medocr_cli.synth.content import NOTE_CHARSET, PRINTED_CHARSET
 
 runner = CliRunner()
 TINY = {"channels": (8, 16, 16, 16, 32, 32), "hidden": 32, "dropout": 0.0}

@@ -19,13 +19,13 @@ def _rgb(h: int = 80, w: int = 60) -> np.ndarray:
 
 
 def _changed(
-    tmp: Path, name: str, arr: np.ndarray, *, status: Status = Status.OK, **extra
+    tmp: Path, name: str, arr: np.ndarray, *, status: Status = Status.OK, **more
 ) -> FileResult:
     """An input PNG, its (identical) output PNG, and a result with one removed region."""
     src = make_png(tmp / "in" / name, arr)
     out = make_png(tmp / "out" / name, arr)
-    extra.setdefault("regions", [[0, 5, 6, 40, 30]])
-    return FileResult(path=str(src), status=status, output=str(out), frames=1, boxes=1, extra=extra)
+    more.setdefault("regions", [[0, 5, 6, 40, 30]])
+    return FileResult(path=str(src), status=status, output=str(out), frames=1, boxes=1, **more)
 
 
 def _srcs(page: str) -> list[str]:
@@ -45,11 +45,9 @@ def test_report_lists_changed_flagged_first_failed_table_and_escapes(tmp_path):
         output=None,
         frames=1,
         boxes=2,
-        extra={
-            "regions": [[0, 1, 1, 20, 10], [0, 30, 40, 50, 70]],
-            "quarantined": str(quarantined),
-            "residual": 3,
-        },
+        regions=[[0, 1, 1, 20, 10], [0, 30, 40, 50, 70]],
+        quarantined=str(quarantined),
+        residual=3,
     )
     failed = FileResult(
         path=str(tmp_path / "in" / "bad<x>.dcm"), status=Status.FAILED, error="damaged <pixel> & co"
@@ -124,7 +122,7 @@ def test_multiframe_dicom_shows_the_first_frame_with_regions(tmp_path):
         output=str(dst),
         frames=2,
         boxes=1,
-        extra={"regions": [[1, 20, 20, 30, 30]]},
+        regions=[[1, 20, 20, 30, 30]],
     )
     out = tmp_path / "out"
     page = write_html_report(out, [r], thumb=256).read_text()
@@ -146,7 +144,7 @@ def test_unreadable_images_get_a_note_and_do_not_stop_the_report(tmp_path):
         output=good.output,
         frames=1,
         boxes=1,
-        extra={"regions": [[0, 1, 1, 5, 5]]},
+        regions=[[0, 1, 1, 5, 5]],
     )
     missing = FileResult(
         path=good.path,
@@ -154,7 +152,7 @@ def test_unreadable_images_get_a_note_and_do_not_stop_the_report(tmp_path):
         output=str(tmp_path / "out" / "gone.png"),
         frames=1,
         boxes=1,
-        extra={"regions": [[0, 1, 1, 5, 5]]},
+        regions=[[0, 1, 1, 5, 5]],
     )
     no_frame = FileResult(
         path=good.path,
@@ -162,7 +160,7 @@ def test_unreadable_images_get_a_note_and_do_not_stop_the_report(tmp_path):
         output=good.output,
         frames=1,
         boxes=1,
-        extra={"regions": [[3, 1, 1, 5, 5]]},
+        regions=[[3, 1, 1, 5, 5]],
     )
     out = tmp_path / "out"
     page = write_html_report(out, [corrupt, missing, no_frame, good]).read_text()

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from medocr_cli.cli.app import app
 from medocr_cli.io.walk import REPORT_NAME
-from medocr_cli.pipeline.scrub_journal import journal_path
+from medocr_cli.pipeline.scrub.journal import journal_path
 
 runner = CliRunner()
 NAMES = ["a.png", "b.png", "sub/c.png", "sub/ct.dcm"]

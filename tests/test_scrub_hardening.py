@@ -26,7 +26,7 @@ from medocr_cli.cli.app import app
 from medocr_cli.errors import UsageError
 from medocr_cli.io.walk import REPORT_NAME, walk_inputs
 from medocr_cli.pipeline.scrub import ScrubConfig, run_scrub
-from medocr_cli.pipeline.scrub_journal import journal_path, run_lock
+from medocr_cli.pipeline.scrub.journal import journal_path, run_lock
 
 runner = CliRunner()
 
@@ -137,7 +137,7 @@ def test_a_torn_journal_line_is_passed_over(tmp_path: Path) -> None:
     with open(journal_path(out), "ab") as fh:
         fh.write(b'{"path": "torn by a kill')  # no newline: the process died mid-write
     summary = run_scrub(ScrubConfig(inputs=[src], output=out, verify=False, resume=True))
-    assert [r.extra.get("resumed", False) for r in summary.results] == [True, False]
+    assert [r.resumed for r in summary.results] == [True, False]
     assert [line["status"] for line in report(out)] == ["ok", "ok"]
 
 

@@ -1,6 +1,8 @@
 """`scrub` with the learned finder: routing fallback, finders, report fields, workers, HTML."""
 
+import copy
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,10 +11,10 @@ from _phi_images import ocr_words, phi_read, write_ct, write_png
 from medocr_cli.errors import NotBuiltError, UsageError
 from medocr_cli.io import read_scan
 from medocr_cli.io.walk import REPORT_NAME
+from medocr_cli.models.classifier.predictor import Verdict
 from medocr_cli.pipeline import find_text
 from medocr_cli.pipeline.find_text import LearnedFinder, region_crops
-from medocr_cli.pipeline.scrub import ScrubConfig, run_scrub
-from medocr_cli.stages.classify import Verdict
+from medocr_cli.pipeline.scrub import ScrubConfig, load_run_models, run_scrub
 from medocr_cli.types import Box, Status
 
 
@@ -20,12 +22,12 @@ def test_learned_scrub_removes_text_and_reports_stages(tmp_path):
     write_png(tmp_path / "in" / "a.png")
     summary = run_scrub(ScrubConfig(inputs=[tmp_path / "in"], output=tmp_path / "out"))
     (result,) = summary.results
-    assert result.status == Status.OK and result.extra["verified"]
+    assert result.status == Status.OK and result.verified
     assert phi_read(ocr_words(read_scan(tmp_path / "out" / "a.png").display(0))) == []
-    stages = result.extra["stage_seconds"]
+    stages = result.stage_seconds
     assert {"read", "classify", "detect", "mask", "inpaint", "write", "verify"} <= set(stages)
-    assert result.extra["label"] in ("P", "PH")
-    assert result.extra["regions"] and all(len(r) == 5 for r in result.extra["regions"])
+    assert result.label in ("P", "PH")
+    assert result.regions and all(len(r) == 5 for r in result.regions)
 
 
 def test_report_has_no_text_unless_asked(tmp_path):
@@ -42,42 +44,52 @@ def test_report_has_no_text_unless_asked(tmp_path):
     assert phi_read(" ".join(t["text"] for t in loud["texts"]))  # the reading is there
 
 
-def test_classifier_doubt_sends_an_empty_detection_to_tesseract(tmp_path, monkeypatch):
+class EmptyDetector:
+    """A detector double for the finder: no line in any frame."""
+
+    def detect_with_maps(self, frames, batch_size=8, frame_indices=None):
+        return [([], None) for _ in frames]
+
+
+class FixedClassifier:
+    """A classifier double: the same verdict for every frame."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        self.verdict = verdict
+
+    def predict(self, frames, batch_size=32):
+        return [self.verdict for _ in frames]
+
+
+def finding_nothing(config: ScrubConfig, verdict: Verdict):
+    """The run's models; the finder's detector finds nothing, its classifier says `verdict`.
+
+    Verify keeps the real detector.
+    """
+    models = load_run_models(config)
+    finder = copy.copy(models.finder)
+    finder.detector, finder.classifier = EmptyDetector(), FixedClassifier(verdict)
+    return replace(models, finder=finder)
+
+
+def test_classifier_doubt_sends_an_empty_detection_to_tesseract(tmp_path):
     """A frame the detector calls empty but the classifier calls text is read by Tesseract."""
     write_png(tmp_path / "in" / "a.png")
-    monkeypatch.setattr(
-        "medocr_cli.stages.detect.Detector.detect_with_maps",
-        lambda self, frames, batch_size=8, frame_indices=None: [([], None) for _ in frames],
-    )
-    monkeypatch.setattr(
-        "medocr_cli.stages.classify.Classifier.predict",
-        lambda self, frames, batch_size=32: [
-            Verdict("P", {"None": 0.1, "P": 0.9, "H": 0.0, "PH": 0.0}) for _ in frames
-        ],
-    )
-    summary = run_scrub(
-        ScrubConfig(inputs=[tmp_path / "in"], output=tmp_path / "out", verify=False)
-    )
+    config = ScrubConfig(inputs=[tmp_path / "in"], output=tmp_path / "out", verify=False)
+    doubt = Verdict("P", {"None": 0.1, "P": 0.9, "H": 0.0, "PH": 0.0})
+    summary = run_scrub(config, models=finding_nothing(config, doubt))
     (result,) = summary.results
-    assert result.extra["fallback_frames"] == 1 and result.boxes >= 3
+    assert result.fallback_frames == 1 and result.boxes >= 3
     assert phi_read(ocr_words(read_scan(tmp_path / "out" / "a.png").display(0))) == []
 
 
-def test_confident_none_with_nothing_detected_is_left_alone(tmp_path, monkeypatch):
+def test_confident_none_with_nothing_detected_is_left_alone(tmp_path):
     write_png(tmp_path / "in" / "a.png")
-    monkeypatch.setattr(
-        "medocr_cli.stages.detect.Detector.detect_with_maps",
-        lambda self, frames, batch_size=8, frame_indices=None: [([], None) for _ in frames],
-    )
-    monkeypatch.setattr(
-        "medocr_cli.stages.classify.Classifier.predict",
-        lambda self, frames, batch_size=32: [
-            Verdict("None", {"None": 0.97, "P": 0.03, "H": 0.0, "PH": 0.0}) for _ in frames
-        ],
-    )
-    summary = run_scrub(ScrubConfig(inputs=[tmp_path / "in"], output=tmp_path / "out"))
+    config = ScrubConfig(inputs=[tmp_path / "in"], output=tmp_path / "out")
+    none = Verdict("None", {"None": 0.97, "P": 0.03, "H": 0.0, "PH": 0.0})
+    summary = run_scrub(config, models=finding_nothing(config, none))
     (result,) = summary.results
-    assert result.extra["fallback_frames"] == 0 and result.boxes == 0
+    assert result.fallback_frames == 0 and result.boxes == 0
 
 
 def test_classical_finder_still_works(tmp_path):
@@ -87,7 +99,7 @@ def test_classical_finder_still_works(tmp_path):
     )
     (result,) = summary.results
     assert result.status == Status.OK and result.boxes >= 3
-    assert "classify" not in result.extra["stage_seconds"]
+    assert "classify" not in result.stage_seconds
     out = read_scan(tmp_path / "out" / "ct.dcm")
     assert out.frames[0].dtype == np.int16
 

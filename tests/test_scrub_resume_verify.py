@@ -9,49 +9,65 @@ import pytest
 from _phi_images import write_ct, write_png
 from typer.testing import CliRunner
 
-import medocr_cli.pipeline.scrub as scrub_mod
-import medocr_cli.pipeline.scrub_verify as scrub_verify
 from medocr_cli.cli.app import app
+from medocr_cli.cli.common import GlobalOptions
 from medocr_cli.errors import UsageError
 from medocr_cli.io import read_scan
 from medocr_cli.io.walk import REPORT_NAME
-from medocr_cli.pipeline.find_text import LearnedFinder
-from medocr_cli.pipeline.scrub import ScrubConfig, run_scrub
+from medocr_cli.pipeline.scrub import ScrubConfig, load_run_models, run_scrub, scrub_file
 from medocr_cli.types import Status
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def calls(monkeypatch):
-    """Record the frame shape of every text search the pipeline makes (clean and verify)."""
-    seen: list[tuple[int, ...]] = []
-    real_find, real_search = LearnedFinder.find, LearnedFinder.search
+def models():
+    """The run's models, handed to every run of a test through the `models=` seam.
+
+    The fixtures below put test doubles into them.
+    """
+    return load_run_models(ScrubConfig(inputs=[], output=Path()))
+
+
+@pytest.fixture
+def cli_models(models):
+    """The CLI's global options carrying `models`: its runs use them (the CLI's models seam)."""
+    return GlobalOptions(models=models)
+
+
+class RecordingFinder:
+    """A finder double: the real finder, recording the shape of every frame it searches."""
+
+    def __init__(self, finder, seen: list) -> None:
+        self.finder, self.seen = finder, seen
 
     def find(self, frames, indices):
-        seen.extend(f.shape for f in frames)
-        return real_find(self, frames, indices)
+        self.seen.extend(f.shape for f in frames)
+        return self.finder.find(frames, indices)
 
-    def search(self, frame, index):
-        seen.append(frame.shape)
-        return real_search(self, frame, index)
 
-    real_verify = scrub_verify.search_frame
+@pytest.fixture
+def calls(models):
+    """Record every text search of a run: each frame the finder searches, each output verified.
 
-    def verify_search(scan, index, detector, *rest):
-        seen.append((scan.height, scan.width))
-        return real_verify(scan, index, detector, *rest)
+    Verify searches each distinct frame of an output once; the outputs here hold one.
+    """
+    seen: list = []
+    models.finder = RecordingFinder(models.finder, seen)
+    real_search = models.search_output
 
-    monkeypatch.setattr(LearnedFinder, "find", find)
-    monkeypatch.setattr(LearnedFinder, "search", search)
-    monkeypatch.setattr(scrub_verify, "search_frame", verify_search)
+    def search_output(path, *rest):
+        seen.append(path.name)
+        return real_search(path, *rest)
+
+    models.search_output = search_output
     return seen
 
 
 @pytest.fixture
-def no_repaint(monkeypatch):
+def no_repaint(models):
     """Make the inpainting step do nothing, so the text stays in the output."""
-    monkeypatch.setattr(scrub_mod, "repaint_frame", lambda *args, **kwargs: None)
+    models.repaint = lambda *args, **kwargs: None
 
 
 def report(out: Path) -> dict[str, dict]:
@@ -64,29 +80,29 @@ def two_pngs(src: Path) -> None:
     write_png(src / "b.png", seed=2)
 
 
-def test_identical_frames_are_searched_once(tmp_path, calls):
+def test_identical_frames_are_searched_once(tmp_path, models, calls):
     src = tmp_path / "in"
     write_ct(src / "cine.dcm", size=160, frames=4)
     before = read_scan(src / "cine.dcm")
     assert all(np.array_equal(before.frames[0], f) for f in before.frames)  # repeated frames
-    summary = run_scrub(ScrubConfig(inputs=[src], output=tmp_path / "out"))
+    summary = run_scrub(ScrubConfig(inputs=[src], output=tmp_path / "out"), models=models)
     (result,) = summary.results
     assert result.status == Status.OK and result.frames == 4
-    assert result.extra["frames_reused"] == 3
+    assert result.frames_reused == 3
     assert result.boxes >= 3 * 4  # every frame's boxes counted
     # one search to clean and one per check (two when the first check repaired something),
     # for four identical frames
-    assert len(calls) == 1 + (2 if result.extra.get("repaired") else 1)
+    assert len(calls) == 1 + (2 if result.repaired else 1)
     after = read_scan(tmp_path / "out" / "cine.dcm")
     for i in range(4):  # the repaint still reaches every frame
         assert not np.array_equal(after.frames[i], before.frames[i])
     assert report(tmp_path / "out")["cine.dcm"]["frames_reused"] == 3
 
 
-def test_resume_skips_finished_and_redoes_changed(tmp_path, calls):
+def test_resume_skips_finished_and_redoes_changed(tmp_path, models, calls):
     src, out = tmp_path / "in", tmp_path / "out"
     two_pngs(src)
-    first = run_scrub(ScrubConfig(inputs=[src], output=out, verify=False))
+    first = run_scrub(ScrubConfig(inputs=[src], output=out, verify=False), models=models)
     assert [r.status for r in first.results] == [Status.OK, Status.OK]
     line = report(out)["a.png"]
     assert line["input_size"] == (src / "a.png").stat().st_size
@@ -99,36 +115,38 @@ def test_resume_skips_finished_and_redoes_changed(tmp_path, calls):
     # before touching anything, as without --resume.
     journal = (out / ".medocr" / "journal.jsonl").read_bytes()
     with pytest.raises(UsageError, match="--overwrite"):
-        run_scrub(ScrubConfig(inputs=[src], output=out, resume=True, verify=False))
+        run_scrub(ScrubConfig(inputs=[src], output=out, resume=True, verify=False), models=models)
     assert calls == [] and (out / ".medocr" / "journal.jsonl").read_bytes() == journal
     # Resuming again with --overwrite skips a, redoes b.
     again = run_scrub(
-        ScrubConfig(inputs=[src], output=out, resume=True, overwrite=True, verify=False)
+        ScrubConfig(inputs=[src], output=out, resume=True, overwrite=True, verify=False),
+        models=models,
     )
     by_name = {Path(r.path).name: r for r in again.results}
-    assert by_name["a.png"].extra.get("resumed") is True
-    assert by_name["a.png"].extra["verified"] is False  # carried from the first run
-    assert by_name["b.png"].status == Status.OK and "resumed" not in by_name["b.png"].extra
+    assert by_name["a.png"].resumed is True
+    assert by_name["a.png"].verified is False  # carried from the first run
+    assert by_name["b.png"].status == Status.OK and not by_name["b.png"].resumed
     assert len(calls) == 1 and again.exit_code == 0
     assert report(out)["a.png"]["resumed"] is True
     assert report(out)["b.png"]["input_mtime_ns"] == (src / "b.png").stat().st_mtime_ns
 
 
-def test_resume_after_interruption(tmp_path, monkeypatch, calls):
+def test_resume_after_interruption(tmp_path, models, calls):
     src, out = tmp_path / "in", tmp_path / "out"
     two_pngs(src)
-    real = scrub_mod.scrub_file
     stop_at = ["b.png"]
 
     def interrupted(item, target, config, header=None, models=None, *rest):
         if item.path.name in stop_at:
             raise KeyboardInterrupt
-        return real(item, target, config, header, models, *rest)
+        return scrub_file(item, target, config, header, models, *rest)
 
-    monkeypatch.setattr(scrub_mod, "scrub_file", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        run_scrub(ScrubConfig(inputs=[src], output=out, verify=False))
-    monkeypatch.setattr(scrub_mod, "scrub_file", real)
+        run_scrub(
+            ScrubConfig(inputs=[src], output=out, verify=False),
+            models=models,
+            scrub_one=interrupted,
+        )
     # b was being cleaned when the run stopped: reported failed (interrupted), nothing written.
     assert report(out)["a.png"]["status"] == "ok" and not (out / "b.png").exists()
     assert (
@@ -138,10 +156,12 @@ def test_resume_after_interruption(tmp_path, monkeypatch, calls):
     # A killed run leaves no report, only its journal; resume reads that.
     (out / REPORT_NAME).unlink()
     calls.clear()
-    summary = run_scrub(ScrubConfig(inputs=[src], output=out, resume=True, verify=False))
+    summary = run_scrub(
+        ScrubConfig(inputs=[src], output=out, resume=True, verify=False), models=models
+    )
     by_name = {Path(r.path).name: r for r in summary.results}
-    assert by_name["a.png"].extra.get("resumed") is True
-    assert by_name["b.png"].status == Status.OK and "resumed" not in by_name["b.png"].extra
+    assert by_name["a.png"].resumed is True
+    assert by_name["b.png"].status == Status.OK and not by_name["b.png"].resumed
     assert len(calls) == 1 and (out / "b.png").exists()
     assert set(report(out)) == {"a.png", "b.png"}
 
@@ -149,43 +169,48 @@ def test_resume_after_interruption(tmp_path, monkeypatch, calls):
     stop_at[:] = ["a.png"]
     st = (src / "a.png").stat()
     os.utime(src / "a.png", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    monkeypatch.setattr(scrub_mod, "scrub_file", interrupted)
     calls.clear()
     with pytest.raises(KeyboardInterrupt):
-        run_scrub(ScrubConfig(inputs=[src], output=out, resume=True, overwrite=True, verify=False))
-    monkeypatch.setattr(scrub_mod, "scrub_file", real)
+        run_scrub(
+            ScrubConfig(inputs=[src], output=out, resume=True, overwrite=True, verify=False),
+            models=models,
+            scrub_one=interrupted,
+        )
     assert report(out)["b.png"]["status"] == "ok"  # carried over, so still resumable
     calls.clear()
     last = run_scrub(
-        ScrubConfig(inputs=[src], output=out, resume=True, overwrite=True, verify=False)
+        ScrubConfig(inputs=[src], output=out, resume=True, overwrite=True, verify=False),
+        models=models,
     )
     by_name = {Path(r.path).name: r for r in last.results}
-    assert by_name["b.png"].extra.get("resumed") is True
-    assert by_name["a.png"].status == Status.OK and "resumed" not in by_name["a.png"].extra
+    assert by_name["b.png"].resumed is True
+    assert by_name["a.png"].status == Status.OK and not by_name["a.png"].resumed
     assert len(calls) == 1
 
 
-def test_verify_flags_residual_text(tmp_path, no_repaint, calls):
+def test_verify_flags_residual_text(tmp_path, models, no_repaint, calls):
     src, out = tmp_path / "in", tmp_path / "out"
     write_png(src / "a.png")
-    summary = run_scrub(ScrubConfig(inputs=[src], output=out, flagged="keep"))
+    summary = run_scrub(ScrubConfig(inputs=[src], output=out, flagged="keep"), models=models)
     (result,) = summary.results
-    assert result.status == Status.FLAGGED and result.extra["residual"] >= 1
-    assert len(result.extra["residual_regions"]) == result.extra["residual"]
+    assert result.status == Status.FLAGGED and result.residual >= 1
+    assert len(result.residual_regions) == result.residual
     # one search to clean; verify searches, repairs (in vain here) and searches again
     assert summary.exit_code == 1 and len(calls) == 3
     assert (out / "a.png").exists()  # with --flagged keep it stays in the output tree
     line = report(out)["a.png"]
-    assert line["status"] == "flagged" and line["residual"] == result.extra["residual"]
+    assert line["status"] == "flagged" and line["residual"] == result.residual
     assert "quarantined" not in line
     text = (out / REPORT_NAME).read_text()
     assert "4821937" not in text and "JANE" not in text
 
 
-def test_strict_quarantines_and_exits_1(tmp_path, no_repaint):
+def test_strict_quarantines_and_exits_1(tmp_path, no_repaint, cli_models):
     src, out = tmp_path / "in", tmp_path / "out"
     write_png(src / "sub" / "a.png")
-    result = runner.invoke(app, ["--quiet", "scrub", str(src), str(out), "--strict"])
+    result = runner.invoke(
+        app, ["--quiet", "scrub", str(src), str(out), "--strict"], obj=cli_models
+    )
     assert result.exit_code == 1, result.output
     moved = out / "_quarantine" / "sub" / "a.png"
     assert moved.is_file() and not (out / "sub" / "a.png").exists()
@@ -197,10 +222,12 @@ def test_strict_quarantines_and_exits_1(tmp_path, no_repaint):
         run_scrub(ScrubConfig(inputs=[out / "_quarantine"], output=out))
 
 
-def test_no_verify_skips_the_check(tmp_path, no_repaint, calls):
+def test_no_verify_skips_the_check(tmp_path, no_repaint, calls, cli_models):
     src, out = tmp_path / "in", tmp_path / "out"
     write_png(src / "a.png")
-    result = runner.invoke(app, ["--quiet", "scrub", str(src), str(out), "--no-verify"])
+    result = runner.invoke(
+        app, ["--quiet", "scrub", str(src), str(out), "--no-verify"], obj=cli_models
+    )
     assert result.exit_code == 0, result.output
     line = report(out)["a.png"]
     assert line["status"] == "ok" and line["verified"] is False and "residual" not in line

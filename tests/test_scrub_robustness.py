@@ -3,9 +3,11 @@
 Issue 7 part 7 asks that a run over an archive survives what goes wrong in the middle of it:
 every failure is a `failed` report line of one line naming the file, the run goes on to the
 next file, no temporary or partial output is ever left under OUT, and a file that could not be
-cleaned is never written out. The failures are injected with monkeypatch into one file of
-three (`b`, in the middle of the sorted order); the big inputs themselves (1 GB multi-frame
-DICOM, 100 MP image, 10,000 files) are measured by `benchmarks/bench_robustness.py`.
+cleaned is never written out. The failures are injected into one file of three (`b`, in the
+middle of the sorted order) through the run's seams (`run_scrub(models=..., scrub_one=...)`)
+or, for the disk and the writers, by patching the library call; the big inputs themselves
+(1 GB multi-frame DICOM, 100 MP image, 10,000 files) are measured by
+`benchmarks/bench_robustness.py`.
 """
 
 from __future__ import annotations
@@ -21,17 +23,16 @@ import pytest
 from _phi_images import text_layer, write_ct, write_png
 from PIL import Image
 
-import medocr_cli.pipeline.scrub as scrub_mod
 from medocr_cli.io import read_scan
 from medocr_cli.io.walk import REPORT_NAME
-from medocr_cli.pipeline.scrub import ScrubConfig, run_scrub
+from medocr_cli.pipeline.scrub import ScrubConfig, load_run_models, run_scrub, scrub_file
 from medocr_cli.types import Status
 
 #: The suffix `io.atomic.atomic_path` gives its temporary files.
 TMP_SUFFIX = ".medocr-tmp"
 
 
-#: The run's journal and lock under OUT (`pipeline.scrub_journal`): kept by design.
+#: The run's journal and lock under OUT (`pipeline.scrub.journal`): kept by design.
 STATE = {".medocr", ".medocr/journal.jsonl", ".medocr/lock"}
 
 
@@ -215,19 +216,19 @@ def test_unreadable_file_mid_run(tmp_path: Path, case: str) -> None:
     assert listing(out) == ["a.png", "c.png", REPORT_NAME]
 
 
-def test_file_vanishing_mid_run(tmp_path: Path, monkeypatch) -> None:
+def test_file_vanishing_mid_run(tmp_path: Path) -> None:
     """A file deleted between the walk and its turn (a live archive) fails alone."""
     src, out = tmp_path / "in", tmp_path / "out"
     three_pngs(src)
-    real = scrub_mod.scrub_file
 
     def delete_b_first(item, target, config, header=None, models=None, *rest):
         if item.path.name == "b.png":
             item.path.unlink()
-        return real(item, target, config, header, models, *rest)
+        return scrub_file(item, target, config, header, models, *rest)
 
-    monkeypatch.setattr(scrub_mod, "scrub_file", delete_b_first)
-    summary = run_scrub(ScrubConfig(inputs=[src], output=out, verify=False))
+    summary = run_scrub(
+        ScrubConfig(inputs=[src], output=out, verify=False), scrub_one=delete_b_first
+    )
     results = by_name(summary.results)
     assert results["b.png"].status == Status.FAILED
     assert_one_line_about(results["b.png"].error, "b.png")
@@ -263,22 +264,24 @@ def test_ctrl_c_while_writing_the_second_file(tmp_path: Path, monkeypatch) -> No
     assert "interrupted" in lines[1]["error"]
 
 
-def test_ctrl_c_while_cleaning_the_second_file(tmp_path: Path, monkeypatch) -> None:
+def test_ctrl_c_while_cleaning_the_second_file(tmp_path: Path) -> None:
     """Ctrl-C inside the repaint of b's frame: nothing of b is written, the report is complete."""
     src, out = tmp_path / "in", tmp_path / "out"
     write_png(src / "a.png", size=128, seed=1)
     write_ct(src / "b.dcm", size=128, frames=2)
     write_png(src / "c.png", size=128, seed=2)
-    real = scrub_mod.repaint_frame
+    config = ScrubConfig(inputs=[src], output=out)
+    models = load_run_models(config)
+    real = models.repaint
 
     def repaint(scan, *args, **kwargs):
         if scan.path.name == "b.dcm":
             raise KeyboardInterrupt
         return real(scan, *args, **kwargs)
 
-    monkeypatch.setattr(scrub_mod, "repaint_frame", repaint)
+    models.repaint = repaint
     with pytest.raises(KeyboardInterrupt):
-        run_scrub(ScrubConfig(inputs=[src], output=out))
+        run_scrub(config, models=models)
     assert listing(out) == ["a.png", REPORT_NAME]
     lines = report_lines(out)
     assert [(Path(x["path"]).name, x["status"]) for x in lines] == [
@@ -295,11 +298,13 @@ def test_ctrl_c_while_cleaning_the_second_file(tmp_path: Path, monkeypatch) -> N
     [RuntimeError("inpainter crashed"), MemoryError(), ValueError("bad\nmulti-line\nmessage")],
     ids=["crash", "out-of-memory", "multi-line"],
 )
-def test_file_not_cleaned_is_never_written(tmp_path: Path, monkeypatch, error: Exception) -> None:
+def test_file_not_cleaned_is_never_written(tmp_path: Path, error: Exception) -> None:
     """The repaint of b raises: b fails with one line and has no output; c is still cleaned."""
     src, out = tmp_path / "in", tmp_path / "out"
     three_pngs(src)
-    real = scrub_mod.repaint_frame
+    config = ScrubConfig(inputs=[src], output=out)
+    models = load_run_models(config)
+    real = models.repaint
     calls: list[str] = []
 
     def repaint(scan, *args, **kwargs):
@@ -308,8 +313,8 @@ def test_file_not_cleaned_is_never_written(tmp_path: Path, monkeypatch, error: E
             raise error
         return real(scan, *args, **kwargs)
 
-    monkeypatch.setattr(scrub_mod, "repaint_frame", repaint)
-    summary = run_scrub(ScrubConfig(inputs=[src], output=out))
+    models.repaint = repaint
+    summary = run_scrub(config, models=models)
     assert "b.png" in calls
     results = by_name(summary.results)
     assert results["b.png"].status == Status.FAILED and results["b.png"].output is None
@@ -319,10 +324,20 @@ def test_file_not_cleaned_is_never_written(tmp_path: Path, monkeypatch, error: E
     assert listing(out) == ["a.png", "c.png", REPORT_NAME]
 
 
-def test_finder_failure_on_one_frame_writes_nothing(tmp_path: Path, monkeypatch) -> None:
-    """A multi-frame file whose second batch cannot be searched is not written half-cleaned."""
-    from medocr_cli.pipeline.find_text import LearnedFinder
+class FailingFinder:
+    """A finder double: the real finder, failing on the batch that holds frame `frame`."""
 
+    def __init__(self, finder, frame: int) -> None:
+        self.finder, self.frame = finder, frame
+
+    def find(self, frames, indices):
+        if self.frame in indices:
+            raise RuntimeError("detector failed")
+        return self.finder.find(frames, indices)
+
+
+def test_finder_failure_on_one_frame_writes_nothing(tmp_path: Path) -> None:
+    """A multi-frame file whose second batch cannot be searched is not written half-cleaned."""
     src, out = tmp_path / "in", tmp_path / "out"
     write_ct(src / "cine.dcm", size=96, frames=3)
     ds = pydicom.dcmread(src / "cine.dcm")
@@ -331,16 +346,11 @@ def test_finder_failure_on_one_frame_writes_nothing(tmp_path: Path, monkeypatch)
     frames[2] += 14
     ds.set_pixel_data(frames, "MONOCHROME2", 16)
     ds.save_as(src / "cine.dcm")
-    real = LearnedFinder.find
-
-    def find(self, frames, indices):
-        if 2 in indices:
-            raise RuntimeError("detector failed")
-        return real(self, frames, indices)
-
-    monkeypatch.setattr(LearnedFinder, "find", find)
     # batch_size 2: frames 0-1 are searched and repainted before frame 2 fails.
-    summary = run_scrub(ScrubConfig(inputs=[src], output=out, batch_size=2))
+    config = ScrubConfig(inputs=[src], output=out, batch_size=2)
+    models = load_run_models(config)
+    models.finder = FailingFinder(models.finder, frame=2)
+    summary = run_scrub(config, models=models)
     (result,) = summary.results
     assert result.status == Status.FAILED
     assert_one_line_about(result.error, "cine.dcm")

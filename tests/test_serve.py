@@ -42,7 +42,7 @@ from medocr_cli.io import read_scan
 from medocr_cli.io.walk import REPORT_NAME
 from medocr_cli.pipeline.find_text import Finding
 from medocr_cli.pipeline.scrub import RunModels, ScrubConfig, load_run_models
-from medocr_cli.pipeline.scrub_journal import journal_path, read_lines
+from medocr_cli.pipeline.scrub.journal import journal_path, read_lines
 from medocr_cli.pipeline.serve import Destination, ServeConfig, ServeNode, run_serve
 from medocr_cli.types import Box
 

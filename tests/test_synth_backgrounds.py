@@ -164,15 +164,12 @@ def test_too_small_size_is_refused(source: BackgroundSource) -> None:
         source.sample(np.random.default_rng(0), 4)
 
 
-def test_works_without_pydicom_data(monkeypatch: pytest.MonkeyPatch) -> None:
-    import medocr_cli.synth.backgrounds as backgrounds
-
+def test_works_without_pydicom_data() -> None:
     bundled = [f for f in real_data_folders() if f.name == "test_files"]
-    monkeypatch.setattr(backgrounds, "real_data_folders", lambda: bundled)
-    samples = _draw(BackgroundSource(), 2, 60, 32)
+    samples = _draw(BackgroundSource(real_folders=bundled), 2, 60, 32)
     real = {bg.source for bg in samples if bg.source != "procedural"}
     assert real  # pydicom's own CT and US files still serve
     assert all((bundled[0] / name.split(":", 1)[1]).is_file() for name in real)
 
-    monkeypatch.setattr(backgrounds, "real_data_folders", lambda: [])
-    assert {bg.source for bg in _draw(BackgroundSource(), 2, 30, 32)} == {"procedural"}
+    no_files = BackgroundSource(real_folders=[])
+    assert {bg.source for bg in _draw(no_files, 2, 30, 32)} == {"procedural"}

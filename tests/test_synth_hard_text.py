@@ -11,7 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from medocr_cli.cli.app import app
-from medocr_cli.models.detector import boxes_from_map, detector_spec, shrink_box
+from medocr_cli.models.detector.boxes import boxes_from_map, shrink_box
+from medocr_cli.models.detector.data import draw_core
+from medocr_cli.models.detector.spec import detector_spec
 from medocr_cli.synth.backgrounds import BackgroundSource
 from medocr_cli.synth.compose import Sample, make_sample
 from medocr_cli.synth.hard_text import (
@@ -23,7 +25,6 @@ from medocr_cli.synth.hard_text import (
     shape_layer,
 )
 from medocr_cli.synth.text_layer import LineLabel, TextLayer, WordLabel
-from medocr_cli.training.detector_data import draw_core
 
 runner = CliRunner()
 SIZE = 192

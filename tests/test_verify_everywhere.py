@@ -71,9 +71,9 @@ def test_flagged_dicom_is_quarantined_without_clean_marks(tmp_path: Path, models
     item = InputFile(tmp_path / "in" / "ct.dcm", Path("ct.dcm"), True)
     result = scrub_file(item, out / "ct.dcm", ScrubConfig(inputs=[], output=out), models=stuck)
     assert result.status == Status.FLAGGED and result.output is None
-    assert result.extra["residual"] >= 1 and result.extra["residual_regions"]
+    assert result.residual >= 1 and result.residual_regions
     moved = out / "_quarantine" / "ct.dcm"
-    assert result.extra["quarantined"] == str(moved) and not (out / "ct.dcm").exists()
+    assert result.quarantined == str(moved) and not (out / "ct.dcm").exists()
     ds = pydicom.dcmread(moved)
     assert ds.BurnedInAnnotation == "YES"
     codes = [c.CodeValue for c in ds.get("DeidentificationMethodCodeSequence", [])]
@@ -103,9 +103,9 @@ def test_text_the_finder_missed_is_found_and_removed(tmp_path: Path, models) -> 
     result = scrub_file(
         item, out / case.path.name, ScrubConfig(inputs=[], output=out), models=models
     )
-    assert result.status == Status.OK and result.extra["repaired"] >= 1
+    assert result.status == Status.OK and result.repaired >= 1
     assert readable_words(read_scan(out / case.path.name).frames, case) == []
-    assert any(r[1] < 40 and r[2] < 30 for r in result.extra["regions"])  # the top-left line
+    assert any(r[1] < 40 and r[2] < 30 for r in result.regions)  # the top-left line
 
 
 def test_flagged_keep_leaves_the_file_in_the_tree(tmp_path: Path, models) -> None:
@@ -123,7 +123,7 @@ def test_release_moves_a_reviewed_file_into_the_tree(tmp_path: Path) -> None:
     """scrub quarantines (default), the review page shows the frame, release records it."""
     src, out = tmp_path / "in", tmp_path / "out"
     write_png(src / "sub" / "a.png", size=160)
-    from medocr_cli.pipeline.scrub_journal import Journal, run_lock, write_report
+    from medocr_cli.pipeline.scrub.journal import Journal, run_lock, write_report
 
     # A flagged, quarantined result as scrub writes it (the file and its journal line).
     moved = out / "_quarantine" / "sub" / "a.png"

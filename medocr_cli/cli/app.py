@@ -6,11 +6,14 @@ OpenCV, torch) when it runs, so `medocr --help` stays instant.
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from medocr_cli import __version__
+from medocr_cli.cli.choices import Device
 from medocr_cli.cli.classify import classify
 from medocr_cli.cli.common import GlobalOptions, fail
 from medocr_cli.cli.extract import extract
@@ -22,8 +25,35 @@ from medocr_cli.cli.scrub import scrub
 from medocr_cli.cli.serve import serve
 from medocr_cli.cli.train import train
 
+
+class OneLineErrors(TyperGroup):
+    """The command group, with every usage error as one line on stderr and exit code 2.
+
+    Typer draws a parse error (an unknown choice, a missing argument) as a boxed panel of six
+    lines; scripts and DICOM routers log stderr line by line, so medocr says it in one line,
+    as it does for its own usage errors, and points at `--help`.
+    """
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 (click's entry point)
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except typer.Abort:
+            typer.echo("Aborted.", err=True)
+            sys.exit(130)
+        except typer.TyperException as exc:  # Typer's (click's) usage and parse errors
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "medocr"
+            message = " ".join(exc.format_message().split())
+            message = message.replace("Value error, ", "")  # pydantic's words on a bad choice
+            typer.echo(f"{where}: {message} (see {where} --help)", err=True)
+            sys.exit(getattr(exc, "exit_code", 2))
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
     name="medocr",
+    cls=OneLineErrors,
     help=(
         "Remove burned-in text (names, IDs, dates, notes) from medical images, PNG or DICOM, "
         "and repaint the pixels so the image still looks like the original. "
@@ -54,19 +84,18 @@ def main_options(
         ),
     ] = None,
     device: Annotated[
-        str, typer.Option(help="Where models run: auto (GPU when present), cpu or cuda.")
-    ] = "auto",
+        Device, typer.Option(help="Where models run: auto (GPU when present), cpu or cuda.")
+    ] = Device.AUTO,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Print a line per file.")
     ] = False,
 ) -> None:
     """Global options, given before the subcommand."""
-    if device not in ("auto", "cpu", "cuda"):
-        fail(f"--device {device!r} is not one of auto, cpu, cuda")
     if quiet and verbose:
         fail("--quiet and --verbose exclude each other")
-    ctx.obj = GlobalOptions(device=device, quiet=quiet, verbose=verbose)
+    preset = ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
+    ctx.obj = GlobalOptions(device=device, quiet=quiet, verbose=verbose, models=preset.models)
 
 
 app.command("generate-dataset")(generate_dataset)

@@ -31,11 +31,13 @@ def classify(
 
     from medocr_cli.cli.common import err_console
     from medocr_cli.config import resolve_device
+    from medocr_cli.models.classifier.predictor import Classifier
     from medocr_cli.pipeline.classify import run_classify
-    from medocr_cli.stages.classify import Classifier
 
     opts = global_options(ctx)
-    classifier = Classifier.from_weights_dir(weights, resolve_device(opts.device))
+    classifier = Classifier.from_weights_dir(
+        weights, resolve_device(opts.device), needed_by="classify"
+    )
     with Progress(console=err_console, disable=opts.quiet or json_out, transient=True) as progress:
         bar = progress.add_task("classifying", total=None)
         results = run_classify(

@@ -31,6 +31,10 @@ class GlobalOptions:
     device: str = "auto"
     quiet: bool = False
     verbose: bool = False
+    #: Loaded models for `scrub` (a `pipeline.scrub.RunModels`) instead of the weights folder's:
+    #: the seam through which tests and programs embedding the CLI pass models in
+    #: (`CliRunner().invoke(app, args, obj=GlobalOptions(models=...))`).
+    models: Any = None
 
 
 def global_options(ctx: typer.Context) -> GlobalOptions:

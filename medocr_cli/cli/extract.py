@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from medocr_cli.cli.common import fail, global_options, handle_errors, out_console, print_json
-
-STAGES = ("printed", "handwritten", "auto")
+from medocr_cli.cli.choices import ExtractStage
+from medocr_cli.cli.common import global_options, handle_errors, out_console, print_json
 
 
 @handle_errors
@@ -17,12 +16,12 @@ def extract(
     ctx: typer.Context,
     inputs: Annotated[list[Path], typer.Argument(help="Image files or folders (recursed).")],
     stage: Annotated[
-        str,
+        ExtractStage,
         typer.Option(
             help="printed (Tesseract), handwritten (text detector + CRNN recognizer) or auto "
             "(detector on every frame, classifier routing when classifier.pt is there)."
         ),
-    ] = "printed",
+    ] = ExtractStage.PRINTED,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON array on stdout.")] = False,
     show_text: Annotated[
         bool, typer.Option("--show-text", help="Show the recognised text in the table (PHI!).")
@@ -55,8 +54,6 @@ def extract(
     unless --show-text). Exit codes: 0 all read, 1 some inputs failed, 2 usage error (including
     missing weights).
     """
-    if stage not in STAGES:
-        fail(f"--stage {stage!r} is not one of {', '.join(STAGES)}", code=2)
     from rich.progress import Progress
     from rich.table import Table
 

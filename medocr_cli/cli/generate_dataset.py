@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from medocr_cli.cli.choices import ImageFormat
 from medocr_cli.cli.common import (
     err_console,
     global_options,
@@ -28,8 +29,8 @@ def generate_dataset(
     size: Annotated[int, typer.Option(help="Side of the square images, in pixels.")] = 512,
     workers: Annotated[int, typer.Option(help="Worker processes; 0 = one per CPU core.")] = 0,
     image_format: Annotated[
-        str, typer.Option("--format", help="Format of the images with text: png or dicom.")
-    ] = "png",
+        ImageFormat, typer.Option("--format", help="Format of the images with text: png or dicom.")
+    ] = ImageFormat.PNG,
     backgrounds: Annotated[
         Path | None,
         typer.Option(help="Folder of clean PNG/DICOM scans to use as backgrounds as well."),

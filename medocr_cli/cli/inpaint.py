@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from medocr_cli.cli.choices import InpaintMethod
 from medocr_cli.cli.common import err_console, global_options, handle_errors, print_json
 from medocr_cli.types import OutputSyntax
 
@@ -30,18 +31,22 @@ def inpaint(
         ),
     ] = None,
     method: Annotated[
-        str,
+        InpaintMethod,
         typer.Option(
             help="learned (gated-conv inpainter), telea or ns (OpenCV), or auto: learned when "
             "inpainter.pt is in the weights folder, else telea."
         ),
-    ] = "auto",
+    ] = InpaintMethod.AUTO,
     weights: Annotated[
         Path | None,
         typer.Option(
-            help="Weights folder holding inpainter.pt, or the .pt file itself "
-            "(default: MEDOCR_WEIGHTS, then the shipped weights)."
+            help="Weights folder holding inpainter.pt (default: MEDOCR_WEIGHTS, then the "
+            "shipped weights)."
         ),
+    ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(help="An inpainter checkpoint file to use instead of the folder's."),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output.")] = False,
     output_syntax: Annotated[
@@ -65,6 +70,7 @@ def inpaint(
     from medocr_cli.config import resolve_device
     from medocr_cli.pipeline.inpaint import resolve_method, run_inpaint
 
+    weights = checkpoint or weights
     chosen = resolve_method(method, weights)
     device = resolve_device(global_options(ctx).device) if chosen == "learned" else "cpu"
     target = output or image.with_name(f"{image.stem}.inpainted{image.suffix}")

@@ -67,24 +67,23 @@ class RichProgress:
         """Move the bar; report failures (always) and every file (with --verbose)."""
         if self._task is not None:
             self._bar.advance(self._task)
-        extra = result.extra
         if result.status == Status.FAILED:
             self.console.print(
                 f"[red]failed[/] {shown(result.error)}", highlight=False, soft_wrap=True
             )
         elif result.status == Status.FLAGGED:
-            where = f" -> {shown(extra['quarantined'])}" if "quarantined" in extra else ""
+            where = f" -> {shown(result.quarantined)}" if result.quarantined is not None else ""
             self.console.print(
-                f"[yellow]flagged[/] {shown(result.path)}: {extra.get('residual', 0)} "
+                f"[yellow]flagged[/] {shown(result.path)}: {result.residual or 0} "
                 f"residual text box(es){where}",
                 highlight=False,
                 soft_wrap=True,
             )
         elif self.verbose:
-            note = " (resumed)" if extra.get("resumed") else ""
+            note = " (resumed)" if result.resumed else ""
             self.console.print(
                 f"[{_STYLE[result.status]}]{result.status}[/] {shown(result.path)} "
-                f"frames={result.frames} reused={extra.get('frames_reused', 0)} "
+                f"frames={result.frames} reused={result.frames_reused or 0} "
                 f"boxes={result.boxes} {result.seconds:.2f}s{note}",
                 highlight=False,
                 soft_wrap=True,  # one line per file, however long the path
@@ -101,12 +100,12 @@ def render_summary(console: Console, summary: ScrubSummary) -> None:
     for status in (Status.OK, Status.FLAGGED, Status.FAILED, Status.SKIPPED):
         table.add_row(f"[{_STYLE[status]}]{status}[/]", str(counts.get(str(status), 0)))
     console.print(table)
-    resumed = sum(1 for r in images if r.extra.get("resumed"))
-    images = [r for r in images if not r.extra.get("resumed")]
+    resumed = sum(1 for r in images if r.resumed)
+    images = [r for r in images if not r.resumed]
     frames = sum(r.frames for r in images)
     boxes = sum(r.boxes for r in images)
     per_image = summary.seconds / len(images) if images else 0.0
-    reused = sum(int(r.extra.get("frames_reused", 0)) for r in images)
+    reused = sum(int(r.frames_reused or 0) for r in images)
     console.print(
         f"{len(images)} images, {frames} frames ({reused} identical to an earlier frame), "
         f"{boxes} text boxes removed in {summary.seconds:.1f}s ({per_image:.2f}s per image)"
@@ -115,14 +114,14 @@ def render_summary(console: Console, summary: ScrubSummary) -> None:
     )
     if resumed:
         console.print(f"{resumed} more already done by an earlier run (--resume)", highlight=False)
-    quarantined = sum(1 for r in images if "quarantined" in r.extra)
+    quarantined = sum(1 for r in images if r.quarantined is not None)
     if quarantined:
         console.print(
             f"{quarantined} flagged outputs moved to the quarantine folder", highlight=False
         )
     stages: dict[str, float] = {}
     for r in images:
-        for key, value in r.extra.get("stage_seconds", {}).items():
+        for key, value in (r.stage_seconds or {}).items():
             stages[key] = stages.get(key, 0.0) + float(value)
     if stages:
         parts = ", ".join(f"{k} {v:.1f}s" for k, v in sorted(stages.items(), key=lambda kv: -kv[1]))

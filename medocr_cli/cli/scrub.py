@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from medocr_cli.cli.choices import FlaggedMode
+from medocr_cli.cli.choices import (
+    FindMethod,
+    FlaggedMode,
+    HeaderProfile,
+    InpaintMethod,
+    OnError,
+    TesseractMode,
+)
 from medocr_cli.cli.common import (
     err_console,
     global_options,
@@ -60,16 +67,16 @@ def scrub(
         bool, typer.Option(hidden=True, help="Old name of --flagged quarantine (the default).")
     ] = False,
     on_error: Annotated[
-        str, typer.Option(help="After a file fails: 'continue' with the rest, or 'stop'.")
-    ] = "continue",
+        OnError, typer.Option(help="After a file fails: 'continue' with the rest, or 'stop'.")
+    ] = OnError.CONTINUE,
     find: Annotated[
-        str,
+        FindMethod,
         typer.Option(
             help="How text is found: 'learned' (text detector on every frame, classifier as a "
             "safety net, Tesseract around detected lines of printed frames) or 'tesseract' "
             "(whole-frame Tesseract in several renderings, the classical path; slower).",
         ),
-    ] = "learned",
+    ] = FindMethod.LEARNED,
     confirm: Annotated[
         bool,
         typer.Option(
@@ -81,19 +88,19 @@ def scrub(
         ),
     ] = True,
     tesseract: Annotated[
-        str,
+        TesseractMode,
         typer.Option(
             help="Tesseract's part in --find learned: 'regions' (around detected lines of "
             "frames the classifier calls printed), 'full' (whole frames called printed), 'off'.",
         ),
-    ] = "off",
+    ] = TesseractMode.OFF,
     method: Annotated[
-        str,
+        InpaintMethod,
         typer.Option(
             help="Inpainting method: 'auto' (learned when inpainter.pt is in the weights "
             "folder, else telea), 'learned', 'telea' or 'ns' (OpenCV).",
         ),
-    ] = "auto",
+    ] = InpaintMethod.AUTO,
     weights: Annotated[
         Path | None,
         typer.Option(
@@ -145,13 +152,13 @@ def scrub(
         ),
     ] = False,
     header: Annotated[
-        str,
+        HeaderProfile,
         typer.Option(
             help="DICOM header: 'keep' (only the pixel-cleaning marks are added) or 'basic' "
             "(PS3.15 Annex E Basic Confidentiality Profile: names, IDs, dates, UIDs replaced; "
             "private and free-text elements removed). PNG and other images have no header.",
         ),
-    ] = "keep",
+    ] = HeaderProfile.KEEP,
     salt: Annotated[
         str | None,
         typer.Option(
@@ -255,8 +262,6 @@ def scrub(
         )
     if files_root is not None and files is None:
         raise UsageError("--files-root only applies with --files")
-    if on_error not in ("continue", "stop"):
-        raise UsageError(f"--on-error {on_error!r} is not one of continue, stop")
     opts = global_options(ctx)
     from medocr_cli.cli.site_options import with_recipe
     from medocr_cli.config import resolve_device
@@ -312,7 +317,7 @@ def scrub(
     )
     progress = RichProgress(err_console, enabled=not opts.quiet, verbose=opts.verbose)
     with progress:
-        summary = run_scrub(config, progress)
+        summary = run_scrub(config, progress, models=opts.models)
     if json_out:
         print_json([r.to_json() for r in summary.results])
     elif not opts.quiet:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from medocr_cli.cli.choices import HeaderProfile, InpaintMethod
 from medocr_cli.cli.common import global_options, handle_errors, resolve_salt
 
 
@@ -58,13 +59,13 @@ def serve(
         ),
     ] = None,
     header: Annotated[
-        str,
+        HeaderProfile,
         typer.Option(
             help="DICOM header: 'keep' (only the pixel-cleaning marks are added) or 'basic' "
             "(PS3.15 Annex E Basic Confidentiality Profile; needs a salt, so a study keeps one "
             "UID across restarts).",
         ),
-    ] = "keep",
+    ] = HeaderProfile.KEEP,
     salt: Annotated[
         str | None,
         typer.Option(
@@ -79,12 +80,12 @@ def serve(
         typer.Option(metavar="PATH", help="Read the --salt from the first line of this file."),
     ] = None,
     method: Annotated[
-        str,
+        InpaintMethod,
         typer.Option(
             help="Inpainting method: 'auto' (learned when inpainter.pt is in the weights folder, "
             "else telea), 'learned', 'telea' or 'ns'."
         ),
-    ] = "auto",
+    ] = InpaintMethod.AUTO,
     weights: Annotated[
         Path | None,
         typer.Option(

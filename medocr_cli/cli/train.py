@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from medocr_cli.cli.choices import Device, Optimizer, Split, TrainStage
 from medocr_cli.cli.common import global_options, handle_errors, out_console, print_json
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 def train(
     ctx: typer.Context,
     stage: Annotated[
-        str,
+        TrainStage,
         typer.Argument(
             help="classifier, detector, recognizer, inpainter or confirm (the text / non-text "
             "check, trained on regions the detector proposes).",
@@ -29,7 +30,9 @@ def train(
     ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Images per step.")] = None,
     lr: Annotated[float | None, typer.Option(help="Peak learning rate (cosine decay).")] = None,
-    optimizer: Annotated[str | None, typer.Option(help="sgd (momentum 0.9) or adamw.")] = None,
+    optimizer: Annotated[
+        Optimizer | None, typer.Option(help="sgd (momentum 0.9) or adamw.")
+    ] = None,
     patience: Annotated[
         int | None, typer.Option(help="Stop after this many epochs without a better val score.")
     ] = None,
@@ -49,17 +52,26 @@ def train(
         ),
     ] = None,
     device: Annotated[
-        str | None, typer.Option(help="auto, cpu or cuda (overrides the global --device).")
+        Device | None, typer.Option(help="auto, cpu or cuda (overrides the global --device).")
     ] = None,
     evaluate_only: Annotated[
         bool,
         typer.Option("--evaluate-only", help="Train nothing: print a checkpoint's metrics."),
     ] = False,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="Checkpoint file to evaluate with --evaluate-only (default: STAGE.pt of the "
+            "weights folder: MEDOCR_WEIGHTS, then the shipped weights).",
+        ),
+    ] = None,
     weights: Annotated[
         Path | None,
-        typer.Option(help="Checkpoint to evaluate (default: the shipped STAGE.pt)."),
+        typer.Option(hidden=True, help="Old name of --checkpoint (a file, not a folder)."),
     ] = None,
-    split: Annotated[str, typer.Option(help="Split to evaluate with --evaluate-only.")] = "test",
+    split: Annotated[
+        Split, typer.Option(help="Split to evaluate with --evaluate-only.")
+    ] = Split.TEST,
     average: Annotated[
         list[Path] | None,
         typer.Option(
@@ -123,7 +135,7 @@ def train(
         _print_measured(averaged, {"averaged": [str(p) for p in average]}, json_out)
         return
     if evaluate_only:
-        checkpoint = weights or weights_dir() / f"{stage}.pt"
+        checkpoint = checkpoint or weights or weights_dir() / f"{stage}.pt"
         report = run_evaluate(stage, data, checkpoint, split, chosen)
         if json_out:
             print_json(report)

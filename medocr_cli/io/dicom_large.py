@@ -14,6 +14,9 @@ bytes pydicom reads, the decoded array, and the bytes made again to write it. Ab
 Either way the pages of frames already processed can be dropped by the kernel, so memory stays
 near a few frames plus the models. `write_dicom` then streams the frames into the output
 through a buffered Pixel Data value (`ArrayReader`) instead of one `bytes` copy.
+
+The threshold is read only here: the reader and writer ask `read_deferred`, `is_large` and
+`is_streamed`.
 """
 
 from __future__ import annotations
@@ -35,6 +38,13 @@ if TYPE_CHECKING:
 LARGE_BYTES = 256 * 1024 * 1024
 #: The Pixel Data tag.
 PIXEL_DATA = 0x7FE00010
+
+
+def read_deferred(path: Path) -> Dataset:
+    """Read `path` with every value of at least `LARGE_BYTES` (a large Pixel Data) left on disk."""
+    import pydicom
+
+    return pydicom.dcmread(path, force=True, defer_size=LARGE_BYTES)
 
 
 def is_large(ds: Dataset, shape: tuple[int, ...]) -> bool:
@@ -172,6 +182,11 @@ class ArrayReader(io.BufferedIOBase):
         out[real:n] = b"\x00" * (n - real)
         self._pos += n
         return n
+
+
+def is_streamed(frames: np.ndarray) -> bool:
+    """Whether frames are written as a stream: mapped (read from a large file), or that large."""
+    return isinstance(frames, np.memmap) or frames.nbytes >= LARGE_BYTES
 
 
 def stream_pixel_data(ds: Dataset, scan: Scan) -> None:

@@ -2,19 +2,19 @@
 
 Stages look at the display rendering (what a person sees) and edit the stored values (what the
 file holds), so a 16-bit signed CT stays 16-bit signed and a palette image keeps its indices.
+A `Scan` is plain data: files become scans in `io/read_write.py` (by format), and frames are
+rendered in `io/render.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from medocr_cli.errors import InputFileError
-from medocr_cli.io.formats import expected_format, sniff
+from medocr_cli.io.render import render_frame
 
 if TYPE_CHECKING:
     from pydicom import Dataset
@@ -84,9 +84,9 @@ class Scan:
         none), MONOCHROME1 inversion and palette lookup; other images are scaled to 8 bits.
         """
         if index not in self._display:
-            from medocr_cli.io.render import render_frame
-
-            self._display[index] = render_frame(self, index)
+            self._display[index] = render_frame(
+                self.frames[index], self.photometric, palette=self.palette, dataset=self.dataset
+            )
         return self._display[index]
 
     def drop_renderings(self) -> None:
@@ -121,69 +121,3 @@ def frame_key(image: np.ndarray) -> bytes:
     digest.update(f"{image.dtype.str}{image.shape}".encode())
     digest.update(image.tobytes())
     return digest.digest()
-
-
-def read_scan(path: Path) -> Scan:
-    """Read an image file of any supported format, recognising the format by content.
-
-    Raises:
-        InputFileError: The file is empty, unreadable, not an image, or damaged.
-        UnsupportedError: The file is an image medocr cannot decode (e.g. no codec).
-    """
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputFileError(f"cannot read file: {exc.strerror}", path=path) from exc
-    if size == 0:
-        raise InputFileError("file is empty (0 bytes)", path=path)
-    fmt = sniff(path)
-    promised = expected_format(path)
-    if fmt is None and promised == "dicom":
-        fmt = "dicom"  # raw DICOM dataset without the 128-byte preamble
-    if fmt is None:
-        what = f"not a {promised.upper()} file" if promised else "not a recognised image format"
-        raise InputFileError(
-            f"{what}: its content is not PNG, JPEG, TIFF, BMP or DICOM",
-            hint="check the file is a complete image",
-            path=path,
-        )
-    if fmt == "dicom":
-        from medocr_cli.io.dicom import read_dicom
-
-        return read_dicom(path)
-    from medocr_cli.io.images import read_image
-
-    return read_image(path, fmt)
-
-
-def write_scan(
-    scan: Scan,
-    target: Path,
-    *,
-    cleaned: bool = True,
-    header: Callable[[Dataset], None] | None = None,
-    output_syntax: str = "explicit",
-) -> None:
-    """Write `scan` to `target` atomically, in the format it was read from.
-
-    Args:
-        scan: The scan, with its (edited) frames.
-        target: Output file path; parent folders are created.
-        cleaned: For DICOM, mark the file as pixel-cleaned (BurnedInAnnotation NO, the Clean Pixel
-            Data Option code, overlays and icon removed).
-        header: For DICOM, a header de-identification step called with the pydicom dataset
-            before writing (e.g. `deid_header.HeaderDeidentifier`); ignored for other formats,
-            which carry no header to clean.
-        output_syntax: For DICOM, how the pixel data is stored, always losslessly: an
-            `OutputSyntax` value ("keep", "explicit", "rle", "jpeg-ls", "jpeg2000"); see
-            `dicom.write_dicom`. Ignored for other formats.
-    """
-    if scan.format == "dicom":
-        from medocr_cli.io.dicom import write_dicom
-
-        write_dicom(scan, target, cleaned=cleaned, header=header, output_syntax=output_syntax)
-    else:
-        from medocr_cli.io.images import write_image
-
-        write_image(scan, target)

@@ -98,16 +98,6 @@ def load_weights(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> None:
         raise ValueError(str(exc).strip().splitlines()[0]) from exc
 
 
-def count_parameters(model: nn.Module) -> int:
-    """Return the number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def to_device(model: nn.Module, device: str) -> nn.Module:
-    """Move a model to `device` and return it (a small convenience for the stages)."""
-    return model.to(torch.device(device))
-
-
 def average_checkpoints(checkpoints: Sequence[dict[str, Any]], sources: Sequence[str]) -> dict:
     """Return one checkpoint whose weights are the mean of several of the same network.
 

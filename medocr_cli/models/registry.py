@@ -1,5 +1,7 @@
 """A small registry of model architectures: a checkpoint's spec names its architecture here.
 
+Each family package's `network.py` registers its builder under the family's `ARCH`.
+
 Builders take the spec dict stored in the checkpoint and return an untrained `nn.Module`, so a
 checkpoint can be rebuilt without knowing in advance which class it holds.
 """
@@ -50,12 +52,12 @@ def known() -> list[str]:
 
 
 def _load_all() -> None:
-    """Import every model module so that their `register` calls have run."""
+    """Import every family's network module (`models/<family>/network.py`), which registers it."""
     import importlib
     import pkgutil
 
     import medocr_cli.models as pkg
 
     for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name not in ("registry", "checkpoint"):
-            importlib.import_module(f"medocr_cli.models.{info.name}")
+        if info.ispkg:
+            importlib.import_module(f"medocr_cli.models.{info.name}.network")

@@ -12,7 +12,7 @@ import numpy as np
 from medocr_cli.errors import MedocrError
 from medocr_cli.io import read_scan
 from medocr_cli.io.walk import walk_inputs
-from medocr_cli.stages.classify import Classifier, Verdict, union_label
+from medocr_cli.models.classifier.predictor import Classifier, Verdict, union_label
 
 
 @dataclass

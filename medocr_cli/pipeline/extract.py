@@ -28,12 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from medocr_cli.config import weights_dir
-from medocr_cli.errors import MedocrError, NotBuiltError, UsageError
+from medocr_cli.errors import MedocrError, UsageError
 from medocr_cli.io import read_scan
 from medocr_cli.io.walk import walk_inputs
+from medocr_cli.models import zoo
 from medocr_cli.stages.printed import PrintedConfig, check_tesseract, read_printed
-from medocr_cli.types import Box
+from medocr_cli.types import Box, Label
 
 STAGES = ("printed", "handwritten", "auto")
 #: An input at most this high and at least this many times wider than high is one text line.
@@ -101,17 +101,6 @@ class Models:
     classifier: Any = None
 
 
-def _need(folder: Path, name: str, stage: str, train: str) -> Path:
-    path = folder / name
-    if not path.is_file():
-        raise NotBuiltError(
-            f"--stage {stage} needs {name}, which is not in the weights folder {folder}",
-            hint=f"train it with `medocr train {train} DATA` and pass --weights DIR "
-            "(or set MEDOCR_WEIGHTS) to a folder holding it",
-        )
-    return path
-
-
 def load_models(
     stage: str, weights: Path | None, device: str, beam_width: int | None = None
 ) -> Models:
@@ -122,24 +111,26 @@ def load_models(
     Raises:
         UsageError: Unknown stage.
         NotBuiltError: A weights file the stage needs is missing (named in the message).
+        WeightsError: A weights file holds another model or cannot be read.
     """
     if stage not in STAGES:
         raise UsageError(f"unknown stage {stage!r}", hint=f"use one of {', '.join(STAGES)}")
     if stage == "printed":
         return Models()
-    folder = weights_dir(weights)
-    detector_path = _need(folder, "detector.pt", stage, "detector")
-    recognizer_path = _need(folder, "recognizer.pt", stage, "recognizer")
-    from medocr_cli.stages.detect import Detector
-    from medocr_cli.stages.recognize import Recognizer
+    needed_by = f"--stage {stage}"
+    detector_path = zoo.require("detector", weights, needed_by=needed_by)
+    recognizer_path = zoo.require("recognizer", weights, needed_by=needed_by)
+    from medocr_cli.models.detector.predictor import Detector
+    from medocr_cli.models.recognizer.predictor import Recognizer
 
     models = Models(
         Detector(detector_path, device), Recognizer(recognizer_path, device, beam_width)
     )
-    if stage == "auto" and (folder / "classifier.pt").is_file():
-        from medocr_cli.stages.classify import Classifier
+    classifier_path = zoo.locate("classifier", weights)
+    if stage == "auto" and classifier_path.is_file():
+        from medocr_cli.models.classifier.predictor import Classifier
 
-        models.classifier = Classifier(folder / "classifier.pt", device)
+        models.classifier = Classifier(classifier_path, device)
     return models
 
 
@@ -250,9 +241,7 @@ def extract_frames(
 def _label(boxes: Sequence[Box]) -> str:
     printed = any(b.kind == "printed" for b in boxes)
     written = any(b.kind == "handwritten" for b in boxes)
-    return {(False, False): "None", (True, False): "P", (False, True): "H", (True, True): "PH"}[
-        (printed, written)
-    ]
+    return Label.of(printed, written)
 
 
 def run_extract(

@@ -27,16 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from medocr_cli.config import weights_dir
-from medocr_cli.errors import NotBuiltError, UsageError
+from medocr_cli.errors import UsageError
+from medocr_cli.models import zoo
 from medocr_cli.stages.diagnostic import flow_possible, in_colour_flow
 from medocr_cli.stages.merge import merge_boxes
 from medocr_cli.stages.printed import PrintedConfig, read_printed
 from medocr_cli.types import Box, join_overlapping
 
 FINDERS = ("learned", "tesseract")
-#: Weights of the text / non-text check (`stages/confirm.py`), used when present.
-CONFIRM_WEIGHTS = "confirm.pt"
 #: P(text) the check must give a region lying in colour flow (see `confirm_boxes`).
 FLOW_STRICT = 0.9
 #: A frame whose classifier P(None) is below this, with no detected line, is read by the whole-
@@ -254,32 +252,27 @@ class LearnedFinder:
         Raises:
             UsageError: Unknown Tesseract mode.
             NotBuiltError: The detector's weights are missing.
+            WeightsError: A weights file holds another model or cannot be read.
         """
         if tesseract not in TESSERACT_MODES:
             raise UsageError(
                 f"unknown Tesseract mode {tesseract!r}", hint=f"use {', '.join(TESSERACT_MODES)}"
             )
-        from medocr_cli.stages.detect import WEIGHTS_NAME, Detector
+        from medocr_cli.models.detector.predictor import Detector
 
-        folder = weights_dir(weights)
-        path = folder / WEIGHTS_NAME
-        if not path.is_file():
-            raise NotBuiltError(
-                f"the learned finder needs {WEIGHTS_NAME}, which is not in {folder}",
-                hint="train it with `medocr train detector DATA`, pass --weights DIR, or use "
-                "--find tesseract",
-            )
-        self.detector = Detector(path, device)
+        self.detector = Detector.from_weights_dir(
+            weights, device, needed_by="the learned finder", instead="use --find tesseract"
+        )
         self.classifier: Any = None
-        if (folder / "classifier.pt").is_file():
-            from medocr_cli.stages.classify import Classifier
+        if zoo.locate("classifier", weights).is_file():
+            from medocr_cli.models.classifier.predictor import Classifier
 
-            self.classifier = Classifier(folder / "classifier.pt", device)
+            self.classifier = Classifier.from_weights_dir(weights, device)
         self.confirmer: Any = confirmer if confirm else None
-        if confirm and confirmer is None and (folder / CONFIRM_WEIGHTS).is_file():
-            from medocr_cli.stages.confirm import Confirmer
+        if confirm and confirmer is None and zoo.locate("confirm", weights).is_file():
+            from medocr_cli.models.confirm.predictor import Confirmer
 
-            self.confirmer = Confirmer(folder / CONFIRM_WEIGHTS, device)
+            self.confirmer = Confirmer.from_weights_dir(weights, device)
         self.tesseract = tesseract
         self.fallback_below = fallback_below
         self.printed = printed or PrintedConfig()

@@ -7,18 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from medocr_cli.config import weights_dir
 from medocr_cli.errors import InputFileError, UsageError
 from medocr_cli.io import Scan, read_scan, write_scan
-from medocr_cli.stages.inpaint import (
-    ALL_METHODS,
-    LEARNED,
-    WEIGHTS_NAME,
-    LearnedInpainter,
-    boxes_to_mask,
-    default_inpainter,
-    inpaint_stored,
-)
+from medocr_cli.models import zoo
+from medocr_cli.models.inpainter.predictor import LearnedInpainter, default_inpainter
+from medocr_cli.stages.inpaint import ALL_METHODS, LEARNED, boxes_to_mask, inpaint_stored
 from medocr_cli.types import Box
 
 #: The method that picks the learned inpainter when its weights are there, else Telea.
@@ -48,12 +41,6 @@ def repaint_frame(
     scan.set_frame(index, repainted)
 
 
-def weights_file(weights: Path | None) -> Path:
-    """Return the inpainter checkpoint named by `--weights` (a folder or a .pt file)."""
-    folder = weights_dir(weights)
-    return folder if folder.suffix == ".pt" else folder / WEIGHTS_NAME
-
-
 def resolve_method(method: str, weights: Path | None = None) -> str:
     """Turn "auto" into "learned" when the inpainter's weights exist, else "telea".
 
@@ -61,7 +48,7 @@ def resolve_method(method: str, weights: Path | None = None) -> str:
         UsageError: The method is unknown.
     """
     if method == AUTO:
-        return LEARNED if weights_file(weights).is_file() else "telea"
+        return LEARNED if zoo.locate("inpainter", weights).is_file() else "telea"
     if method not in ALL_METHODS:
         raise UsageError(
             f"unknown inpainting method {method!r}", hint="use auto, learned, telea or ns"
@@ -157,7 +144,7 @@ def run_inpaint(
         raise UsageError("the output would replace the input", hint="choose another -o path")
     if output.exists() and not overwrite:
         raise UsageError(f"{output} exists", hint="pass --overwrite to replace it")
-    inpainter = default_inpainter(weights_file(weights), device) if method == LEARNED else None
+    inpainter = default_inpainter(weights, device) if method == LEARNED else None
     scan = read_scan(image)
     shape = (scan.height, scan.width)
     if mask_path is not None:

@@ -16,16 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from medocr_cli.config import weights_dir
 from medocr_cli.errors import InputFileError, MedocrError, UsageError
+from medocr_cli.models import zoo
 from medocr_cli.stages.merge import merge_boxes
-from medocr_cli.types import Box
+from medocr_cli.types import Box, Label
 
 #: Margin around a disputed region, as a fraction of its height, when cropped for the classifier.
 CROP_MARGIN = 0.25
-
-#: `stages.classify.WEIGHTS_NAME`, repeated so that checking for it does not import torch.
-CLASSIFIER_WEIGHTS = "classifier.pt"
 
 _JSON_HINT = "pass files written by `medocr extract --json`"
 
@@ -68,9 +65,7 @@ def union_of_labels(labels: list[str]) -> str | None:
         return None
     printed = any("P" in lab for lab in known if lab != "None")
     written = any("H" in lab for lab in known)
-    return {(False, False): "None", (True, False): "P", (False, True): "H", (True, True): "PH"}[
-        (printed, written)
-    ]
+    return Label.of(printed, written)
 
 
 def load_extract_files(files: list[Path]) -> list[MergeEntry]:
@@ -127,7 +122,7 @@ class ClassifierArbiters:
 
     def __init__(self, weights: Path | None, device: str) -> None:
         """Remember where the weights are; nothing is loaded yet."""
-        self.weights_file = weights_dir(weights) / CLASSIFIER_WEIGHTS
+        self.weights_file = zoo.locate("classifier", weights)
         self.weights = weights
         self.device = device
         self._classifier: Any = None
@@ -158,9 +153,11 @@ class ClassifierArbiters:
     def _classify(self, crop: np.ndarray) -> str:
         if self._classifier is None:
             from medocr_cli.config import resolve_device
-            from medocr_cli.stages.classify import Classifier
+            from medocr_cli.models.classifier.predictor import Classifier
 
-            self._classifier = Classifier(self.weights_file, resolve_device(self.device))
+            self._classifier = Classifier(
+                self.weights_file, resolve_device(self.device), needed_by="merge"
+            )
         return str(self._classifier.predict([crop])[0].label)
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from medocr_cli.errors import MedocrError, OutputError, UsageError
-from medocr_cli.pipeline.scrub_journal import (
+from medocr_cli.pipeline.scrub.journal import (
     QUARANTINE_DIR,
     Journal,
     read_lines,

@@ -23,7 +23,7 @@ import numpy as np
 from medocr_cli.errors import error_origin
 from medocr_cli.io import read_scan
 from medocr_cli.io.atomic import atomic_path
-from medocr_cli.types import FileResult, Status
+from medocr_cli.types import ABSENT, FileResult, Status
 
 REPORT_NAME = "medocr-report.html"
 THUMB_DIR = "_report"
@@ -123,7 +123,7 @@ def _entries(results: Sequence[FileResult]) -> list[_Entry]:
     for index, result in enumerate(results):
         if result.status in (Status.FAILED, Status.SKIPPED):
             continue
-        regions = _regions(result.extra.get("regions"))
+        regions = _regions(result.regions)
         if not regions and result.status != Status.FLAGGED:
             continue
         entry = _Entry(index, result, regions, _after_path(result))
@@ -133,14 +133,14 @@ def _entries(results: Sequence[FileResult]) -> list[_Entry]:
 
 def _after_path(result: FileResult) -> Path | None:
     """The cleaned file to compare with: the output, else the quarantined copy of a flagged one."""
-    quarantined = result.extra.get("quarantined")
+    quarantined = result.quarantined
     if result.output and (Path(result.output).exists() or not quarantined):
         return Path(result.output)
     return Path(quarantined) if quarantined else None
 
 
 def _regions(raw: Any) -> tuple[tuple[int, int, int, int, int], ...]:
-    """Parse the `regions` extra ([frame, x0, y0, x1, y1] each); malformed items are dropped."""
+    """Parse a line's `regions` ([frame, x0, y0, x1, y1] each); malformed items are dropped."""
     if not isinstance(raw, list | tuple):
         return ()
     out: list[tuple[int, int, int, int, int]] = []
@@ -197,15 +197,15 @@ def _card(entry: _Entry, thumb_dir: Path, stem: str, thumb: int, written: set[st
     status = str(r.status)
     meta = [
         f'status <span class="st-{_e(status)}">{_e(status)}</span>',
-        f"label {_e(str(r.extra.get('label', '-')))}",
+        f"label {_e('-' if r.label is ABSENT else str(r.label))}",
         f"frames {int(r.frames)}",
         f"boxes {int(r.boxes)}",
         f"regions {len(entry.regions)}",
-        f"residual {_e(str(r.extra.get('residual', '-')))}",
+        f"residual {_e('-' if r.residual is None else str(r.residual))}",
     ]
     after_line = ""
     if entry.after is not None:
-        kind = "quarantined as" if r.extra.get("quarantined") == str(entry.after) else "output"
+        kind = "quarantined as" if r.quarantined == str(entry.after) else "output"
         after_line = (
             f'<div class="meta">{kind} <span class="path">{_e(str(entry.after))}</span></div>'
         )
@@ -224,7 +224,7 @@ def _flagged_frames(entry: _Entry, thumb_dir: Path, stem: str, written: set[str]
     The regions verify still found are outlined in yellow, so the reviewer can judge them
     before releasing the file (`medocr release`). Lossless PNG: small text must stay legible.
     """
-    residual = _regions(entry.result.extra.get("residual_regions"))
+    residual = _regions(entry.result.residual_regions)
     frames = sorted({reg[0] for reg in residual})
     if entry.after is None or not frames:
         return ""

@@ -1,7 +1,7 @@
 """`run_train` and `run_evaluate`: one entry point per learned stage, with its default recipe.
 
-Each stage module in `training/` defines `stage_trainer()`: its default loop settings and two
-functions (train, evaluate). The CLI only fills in what the user changed.
+Each model family's `models/<stage>/training.py` defines `stage_trainer()`: its default loop
+settings and two functions (train, evaluate). The CLI only fills in what the user changed.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class TrainOutcome:
     test: dict[str, Any]
 
 
-#: The learned stages, in pipeline order; each has `medocr_cli.training.<name>.stage_trainer()`.
+#: The learned stages, in pipeline order; each has `models/<name>/training.py: stage_trainer()`.
 PLANNED = ("classifier", "detector", "recognizer", "inpainter", "confirm")
 
 
@@ -47,10 +47,11 @@ def trainer_of(stage: str) -> StageTrainer:
         raise UsageError(f"unknown stage {stage!r}", hint=f"use one of {', '.join(PLANNED)}")
     import importlib
 
+    name = f"medocr_cli.models.{stage}.training"
     try:
-        module = importlib.import_module(f"medocr_cli.training.{stage}")
+        module = importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if exc.name != f"medocr_cli.training.{stage}":
+        if exc.name != name:
             raise
         raise NotBuiltError(f"training the {stage} is not built yet") from exc
     return module.stage_trainer()
@@ -141,18 +142,10 @@ def _load_stage_checkpoint(stage: str, path: Path) -> dict[str, Any]:
     Raises:
         UsageError: It is a checkpoint of another stage.
     """
-    from medocr_cli.io.checkpoints import load_checkpoint
+    from medocr_cli.models import zoo
 
-    arch = trainer_of(stage).arch
-    checkpoint = load_checkpoint(path)
-    found = checkpoint.get("spec", {}).get("arch")
-    if found != arch:
-        raise UsageError(
-            f"a {found!r} checkpoint, not one of the {stage} ({arch!r})",
-            hint=f"use checkpoints written by `medocr train {stage}`",
-            path=path,
-        )
-    return checkpoint
+    trainer_of(stage)  # an unknown stage is refused as such
+    return zoo.read(stage, path)
 
 
 def run_average(
@@ -184,7 +177,7 @@ def run_refit_head(
 ) -> MeasuredCheckpoint:
     """Refit the classifier's final layer on `sources`, then measure it on `data`.
 
-    The rest of `init` stays frozen (see `medocr_cli.training.classifier_head`). The head
+    The rest of `init` stays frozen (see `medocr_cli.models.classifier.head`). The head
     learns from the train and val splits of `sources`, so `data`, which measures it, must not
     be among them.
 
@@ -204,7 +197,7 @@ def run_refit_head(
             f"{data} both fits the head and measures it",
             hint="measure on a dataset that is not passed to --refit-head",
         )
-    from medocr_cli.training.classifier_head import refit_head, refit_records
+    from medocr_cli.models.classifier.head import refit_head, refit_records
     from medocr_cli.training.loop import progress_bar
     from medocr_cli.training.manifest import records_of
 

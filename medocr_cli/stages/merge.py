@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from medocr_cli.types import Box
+from medocr_cli.types import Box, box_area, box_intersection
 
 #: Given the merged region (a Box of its frame, without text), returns "P", "H", "PH" or "None".
 Arbiter = Callable[[Box], str]
@@ -82,21 +82,15 @@ def merge_boxes(
 
 def box_iou(a: Box, b: Box) -> float:
     """Intersection over union of two boxes (0 when they do not touch)."""
-    inter = _intersection(a, b)
-    union = _area(a) + _area(b) - inter
+    inter = box_intersection(a, b)
+    union = box_area(a) + box_area(b) - inter
     return inter / union if union > 0 else 0.0
-
-
-def box_coverage(a: Box, b: Box) -> float:
-    """Fraction of `a`'s area that lies inside `b` (0 for an empty `a`)."""
-    area = _area(a)
-    return _intersection(a, b) / area if area > 0 else 0.0
 
 
 def box_containment(a: Box, b: Box) -> float:
     """Fraction of the smaller box's area that lies inside the other box."""
-    smaller = min(_area(a), _area(b))
-    return _intersection(a, b) / smaller if smaller > 0 else 0.0
+    smaller = min(box_area(a), box_area(b))
+    return box_intersection(a, b) / smaller if smaller > 0 else 0.0
 
 
 def same_region(a: Box, b: Box, *, iou: float = 0.5, contain: float = 0.8) -> bool:
@@ -283,16 +277,6 @@ def _combine(parts: Iterable[str]) -> str:
 def _norm(text: str) -> str:
     """Text compared for agreement: whitespace collapsed, case folded."""
     return " ".join(text.split()).casefold()
-
-
-def _area(b: Box) -> int:
-    return max(0, b.width) * max(0, b.height)
-
-
-def _intersection(a: Box, b: Box) -> int:
-    w = min(a.x1, b.x1) - max(a.x0, b.x0)
-    h = min(a.y1, b.y1) - max(a.y0, b.y0)
-    return w * h if w > 0 and h > 0 else 0
 
 
 def _key(b: Box) -> tuple[int, int, int, int, int, str, str, float, str]:

@@ -38,8 +38,7 @@ from medocr_cli.synth.negatives import (
 )
 from medocr_cli.synth.printed import render_printed
 from medocr_cli.synth.text_layer import TextLayer
-
-LABELS = ("None", "P", "H", "PH")
+from medocr_cli.types import LABELS
 
 #: Printed overlay colours (RGB): white, light grey, yellow, green, cyan-ish; black on bright areas.
 LIGHT_COLOURS = ((255, 255, 255), (230, 230, 230), (200, 200, 200), (255, 235, 60), (90, 255, 90))

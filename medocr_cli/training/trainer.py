@@ -1,8 +1,8 @@
 """What every trainable stage exposes to `medocr train`: defaults plus train and evaluate.
 
-Each stage module in `training/` (classifier, detector, recognizer, inpainter) defines
-`stage_trainer() -> StageTrainer`; `pipeline/train.py` finds it by the stage's name, so adding
-a stage touches no shared file.
+Each model family's `models/<stage>/training.py` (classifier, detector, recognizer, inpainter,
+confirm) defines `stage_trainer() -> StageTrainer`; `pipeline/train.py` finds it by the stage's
+name, so adding a stage touches no shared file.
 """
 
 from __future__ import annotations
@@ -46,9 +46,8 @@ EvaluateFn = Callable[[Path, Path, str, str], dict[str, Any]]
 class StageTrainer:
     """How one stage trains and evaluates, with its default recipe.
 
-    Attributes:
-        arch: The registered architecture of the stage's checkpoints, so that a checkpoint of
-            another stage is refused by name rather than failing deep inside a loader.
+    A checkpoint of another stage is refused by the zoo (`models.zoo.read`), which knows each
+    stage's architectures.
     """
 
     defaults: FitConfig
@@ -56,4 +55,3 @@ class StageTrainer:
     size: int | None
     train: TrainFn
     evaluate: EvaluateFn
-    arch: str

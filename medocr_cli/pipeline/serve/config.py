@@ -8,7 +8,7 @@ from pathlib import Path
 from medocr_cli.errors import UsageError
 from medocr_cli.pipeline.inpaint import AUTO
 from medocr_cli.pipeline.scrub import ScrubConfig
-from medocr_cli.pipeline.scrub_journal import state_dir
+from medocr_cli.pipeline.scrub.journal import state_dir
 
 #: The port IANA registered for DICOM (104 needs root).
 DEFAULT_PORT = 11112

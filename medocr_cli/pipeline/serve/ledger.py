@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from medocr_cli.pipeline.scrub_journal import (
+from medocr_cli.pipeline.scrub.journal import (
     STARTED,
     Journal,
     read_lines,

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from medocr_cli.errors import OutputError, UsageError, error_origin
 from medocr_cli.pipeline.scrub import header_step, load_run_models
-from medocr_cli.pipeline.scrub_journal import run_lock
+from medocr_cli.pipeline.scrub.journal import run_lock
 from medocr_cli.pipeline.serve.config import LOG_NAME, OUTBOX_DIR, WORK_DIR, ServeConfig
 from medocr_cli.pipeline.serve.ledger import Ledger
 from medocr_cli.pipeline.serve.receive import Receiver

@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 
 from medocr_cli.errors import OutputError
-from medocr_cli.pipeline.scrub_journal import QUARANTINE_DIR
+from medocr_cli.pipeline.scrub.journal import QUARANTINE_DIR
 from medocr_cli.pipeline.serve.spool import fsync_dir
 
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")

@@ -164,20 +164,20 @@ class Worker(threading.Thread):
         stem = Path(name).stem
         out = self._engine.output
         if result.status == Status.FAILED:
-            result.extra["kept"] = str(self._spool.failed / name)
+            result.kept = str(self._spool.failed / name)
             self._log.error("%s: failed, moved to %s: %s", name, self._spool.failed, result.error)
         elif result.status == Status.FLAGGED:
             result.output = None
-            result.extra["quarantined"] = str(file_instance(work, out, stem, quarantine=True))
+            result.quarantined = str(file_instance(work, out, stem, quarantine=True))
             self._log.warning(
                 "%s: flagged (%s text box(es) left after cleaning), quarantined",
                 name,
-                result.extra.get("residual", "?"),
+                "?" if result.residual is None else result.residual,
             )
         elif self._forwarder is not None:
             move_into(work, self._forwarder.outbox / name)
             result.output = None
-            result.extra.update(forward=QUEUED, forward_to=str(self._forwarder.destination))
+            result.forward, result.forward_to = QUEUED, str(self._forwarder.destination)
             self._log.info("%s: cleaned (%d box(es)), queued to forward", name, result.boxes)
         else:
             result.output = str(file_instance(work, out, stem, quarantine=False))
