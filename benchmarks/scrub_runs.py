@@ -15,6 +15,12 @@ from medocr_cli.pipeline.scrub import ScrubConfig, run_scrub
 from medocr_cli.types import Status
 
 
+def _field(result: Any, name: str) -> Any:
+    """A report-line field, from a typed line or (older checkouts, for --baseline) its `extra`."""
+    extra = getattr(result, "extra", None)
+    return extra.get(name) if isinstance(extra, dict) else getattr(result, name, None)
+
+
 def scrub_folder(src: Path, out: Path, **options: Any) -> dict:
     """Scrub `src` into `out` with `options` (ScrubConfig fields); return figures and file rows.
 
@@ -31,19 +37,17 @@ def scrub_folder(src: Path, out: Path, **options: Any) -> dict:
     stages: dict[str, float] = {}
     images = [r for r in summary.results if r.status != Status.SKIPPED]
     for r in images:
-        stage = {k: float(v) for k, v in (r.stage_seconds or {}).items()}
+        stage = {k: float(v) for k, v in (_field(r, "stage_seconds") or {}).items()}
         for key, value in stage.items():
             stages[key] = stages.get(key, 0.0) + value
         rows.append(
             {
-                "file": str(Path(r.path).relative_to(src))
-                if Path(r.path).is_absolute()
-                else r.path,
+                "file": Path(r.path).name,
                 "status": str(r.status),
                 "frames": r.frames,
                 "boxes": r.boxes,
-                "repaired": int(r.repaired or 0),
-                "residual": int(r.residual or 0),
+                "repaired": int(_field(r, "repaired") or 0),
+                "residual": int(_field(r, "residual") or 0),
                 "seconds": round(r.seconds, 2),
                 "stage_seconds": {k: round(v, 3) for k, v in sorted(stage.items())},
                 "error": r.error if r.status == Status.FAILED else None,
