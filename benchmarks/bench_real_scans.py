@@ -107,15 +107,11 @@ def main() -> None:
         config, src, out, result = args.child
         child(config, Path(src), Path(out), Path(result))
         return
-    import data_store
+    from scrub_runs import copy_pydicom_data
 
     here = Path(__file__).resolve().parents[1]
     work = Path(tempfile.mkdtemp(prefix="bench_real_"))
-    src = work / "in"
-    src.mkdir()
-    for path in sorted((Path(data_store.__file__).parent / "data").rglob("*")):
-        if path.is_file() and (not args.only or path.name in args.only):
-            shutil.copy(path, src / path.name)
+    src = copy_pydicom_data(work / "in", args.only)
     runs = [(name, name, here) for name in args.configs]
     if args.baseline is not None:
         runs.insert(0, ("baseline", "learned", args.baseline.resolve()))

@@ -26,7 +26,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from scrub_runs import scrub_folder
+from scrub_runs import copy_pydicom_data, scrub_folder
 
 
 def main() -> None:
@@ -48,10 +48,7 @@ def main() -> None:
         shutil.copy(args.dataset / r["image"], sets["text"] / Path(r["image"]).name)
         shutil.copy(args.dataset / r["clean"], sets["clean"] / Path(r["clean"]).name)
     if args.pydicom_data:
-        import data_store
-
-        sets["pydicom"] = work / "pydicom"
-        shutil.copytree(Path(data_store.__file__).parent / "data", sets["pydicom"])
+        sets["pydicom"] = copy_pydicom_data(work / "pydicom")
     report: dict = {"dataset": str(args.dataset), "split": args.split, "sets": {}}
     for name, src in sets.items():
         row = scrub_folder(src, work / f"out-{name}")

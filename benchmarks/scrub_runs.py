@@ -7,12 +7,25 @@ kept: only counts, statuses and seconds.
 
 from __future__ import annotations
 
+import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from medocr_cli.pipeline.scrub import ScrubConfig, run_scrub
 from medocr_cli.types import Status
+
+
+def copy_pydicom_data(dest: Path, only: Sequence[str] | None = None) -> Path:
+    """Copy the files of the `pydicom-data` package (or those named in `only`) into `dest`."""
+    import data_store
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in sorted((Path(data_store.__file__).parent / "data").rglob("*")):
+        if path.is_file() and (not only or path.name in only):
+            shutil.copy(path, dest / path.name)
+    return dest
 
 
 def _field(result: Any, name: str) -> Any:

@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 
 from medocr_cli.errors import UsageError
+from medocr_cli.types import Device
 
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = tuple(d.value for d in Device)
 
 
 def tesseract_env() -> None:

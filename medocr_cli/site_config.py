@@ -46,16 +46,26 @@ from pathlib import Path
 from typing import Any
 
 from medocr_cli.errors import UsageError
-from medocr_cli.types import OutputSyntax
+from medocr_cli.types import (
+    FindMethod,
+    FlaggedMode,
+    HeaderProfile,
+    InpaintMethod,
+    OutputSyntax,
+    TesseractMode,
+)
 
 #: The choices of the cleaning options (the pipeline's own lists; a test keeps them equal).
 CHOICES: dict[str, tuple[str, ...]] = {
-    "method": ("auto", "learned", "telea", "ns"),
-    "header": ("keep", "basic"),
-    "find": ("learned", "tesseract"),
-    "tesseract": ("off", "regions", "full"),
-    "output_syntax": tuple(s.value for s in OutputSyntax),
-    "flagged": ("quarantine", "keep"),
+    key: tuple(choice.value for choice in choices)
+    for key, choices in (
+        ("method", InpaintMethod),
+        ("header", HeaderProfile),
+        ("find", FindMethod),
+        ("tesseract", TesseractMode),
+        ("output_syntax", OutputSyntax),
+        ("flagged", FlaggedMode),
+    )
 }
 #: Top-level keys: the command-line option each sets, and its type.
 OPTION_TYPES: dict[str, type] = {

@@ -55,6 +55,52 @@ class OutputSyntax(StrEnum):
     JPEG2000 = "jpeg2000"
 
 
+class Device(StrEnum):
+    """Where models run: a GPU when there is one (auto), the CPU, or CUDA (an error without)."""
+
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+class FindMethod(StrEnum):
+    """How `scrub` finds text: the learned detector, or whole-frame Tesseract (classical)."""
+
+    LEARNED = "learned"
+    TESSERACT = "tesseract"
+
+
+class TesseractMode(StrEnum):
+    """Tesseract's part in `--find learned`."""
+
+    REGIONS = "regions"
+    FULL = "full"
+    OFF = "off"
+
+
+class InpaintMethod(StrEnum):
+    """How removed text is filled: the learned inpainter, OpenCV's Telea or Navier-Stokes."""
+
+    AUTO = "auto"
+    LEARNED = "learned"
+    TELEA = "telea"
+    NS = "ns"
+
+
+class HeaderProfile(StrEnum):
+    """What happens to a DICOM header: only the pixel-cleaning marks, or Annex E Basic."""
+
+    KEEP = "keep"
+    BASIC = "basic"
+
+
+class FlaggedMode(StrEnum):
+    """Where `scrub` puts an output whose verification still found text."""
+
+    QUARANTINE = "quarantine"
+    KEEP = "keep"
+
+
 @dataclass(frozen=True, slots=True)
 class Box:
     """One region of text found in one frame.

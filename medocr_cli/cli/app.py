@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 from medocr_cli import __version__
 from medocr_cli.cli.choices import Device
 from medocr_cli.cli.classify import classify
-from medocr_cli.cli.common import GlobalOptions, fail
+from medocr_cli.cli.common import GlobalOptions, fail, print_error
 from medocr_cli.cli.extract import extract
 from medocr_cli.cli.generate_dataset import generate_dataset
 from medocr_cli.cli.inpaint import inpaint
@@ -39,14 +39,14 @@ class OneLineErrors(TyperGroup):
         try:
             code = super().main(*args, **kwargs)
         except typer.Abort:
-            typer.echo("Aborted.", err=True)
+            print_error("aborted")
             sys.exit(130)
         except typer.TyperException as exc:  # Typer's (click's) usage and parse errors
             ctx = getattr(exc, "ctx", None)
             where = ctx.command_path if ctx is not None else "medocr"
             message = " ".join(exc.format_message().split())
             message = message.replace("Value error, ", "")  # pydantic's words on a bad choice
-            typer.echo(f"{where}: {message} (see {where} --help)", err=True)
+            print_error(f"{message} (see {where} --help)")
             sys.exit(getattr(exc, "exit_code", 2))
         sys.exit(code if isinstance(code, int) else 0)
 

@@ -1,15 +1,39 @@
-"""Typer Enums for option choices, so `--help` lists them and Typer checks them."""
+"""Typer Enums for option choices, so `--help` lists them and Typer checks them.
+
+The choices that the pipeline and a site recipe check too (device, find, tesseract, method,
+header, flagged, output syntax) live in `medocr_cli.types`, beside `OutputSyntax`; the ones
+only the command line knows are here.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+from medocr_cli.types import (
+    Device,
+    FindMethod,
+    FlaggedMode,
+    HeaderProfile,
+    InpaintMethod,
+    OutputSyntax,
+    TesseractMode,
+)
 
-class FlaggedMode(StrEnum):
-    """Where `scrub` puts an output whose verification still found text."""
-
-    QUARANTINE = "quarantine"
-    KEEP = "keep"
+__all__ = [
+    "Device",
+    "ExtractStage",
+    "FindMethod",
+    "FlaggedMode",
+    "HeaderProfile",
+    "ImageFormat",
+    "InpaintMethod",
+    "OnError",
+    "Optimizer",
+    "OutputSyntax",
+    "Split",
+    "TesseractMode",
+    "TrainStage",
+]
 
 
 class OnError(StrEnum):
@@ -17,37 +41,6 @@ class OnError(StrEnum):
 
     CONTINUE = "continue"
     STOP = "stop"
-
-
-class FindMethod(StrEnum):
-    """How `scrub` finds text: the learned detector, or whole-frame Tesseract (classical)."""
-
-    LEARNED = "learned"
-    TESSERACT = "tesseract"
-
-
-class TesseractMode(StrEnum):
-    """Tesseract's part in `--find learned`."""
-
-    REGIONS = "regions"
-    FULL = "full"
-    OFF = "off"
-
-
-class InpaintMethod(StrEnum):
-    """How removed text is filled: the learned inpainter, OpenCV's Telea or Navier-Stokes."""
-
-    AUTO = "auto"
-    LEARNED = "learned"
-    TELEA = "telea"
-    NS = "ns"
-
-
-class HeaderProfile(StrEnum):
-    """What happens to a DICOM header: only the pixel-cleaning marks, or Annex E Basic."""
-
-    KEEP = "keep"
-    BASIC = "basic"
 
 
 class ExtractStage(StrEnum):
@@ -80,14 +73,6 @@ class Optimizer(StrEnum):
 
     SGD = "sgd"
     ADAMW = "adamw"
-
-
-class Device(StrEnum):
-    """Where models run: a GPU when there is one (auto), the CPU, or CUDA (an error without)."""
-
-    AUTO = "auto"
-    CPU = "cpu"
-    CUDA = "cuda"
 
 
 class Split(StrEnum):

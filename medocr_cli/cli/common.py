@@ -43,8 +43,8 @@ def global_options(ctx: typer.Context) -> GlobalOptions:
     return obj if isinstance(obj, GlobalOptions) else GlobalOptions()
 
 
-def fail(message: str, code: int = 2) -> None:
-    """Print one error line and exit with `code`.
+def print_error(message: str) -> None:
+    """Print one error line (`medocr: error: ...`) on stderr.
 
     Control characters in `message` (a file name can hold a newline or a terminal escape
     sequence) are shown escaped, and brackets in it are not read as Rich markup.
@@ -54,6 +54,11 @@ def fail(message: str, code: int = 2) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one error line and exit with `code`."""
+    print_error(message)
     raise typer.Exit(code)
 
 

@@ -60,7 +60,6 @@ from pydicom.tag import BaseTag, Tag
 
 from medocr_cli.errors import OutputError, error_origin
 
-HEADER_MODES = ("keep", "basic")
 BASIC_PROFILE_CODE = ("113100", "DCM", "Basic Application Confidentiality Profile")
 MODIFIED_DATES_CODE = (
     "113107",

@@ -32,9 +32,9 @@ from medocr_cli.models import zoo
 from medocr_cli.stages.diagnostic import flow_possible, in_colour_flow
 from medocr_cli.stages.merge import merge_boxes
 from medocr_cli.stages.printed import PrintedConfig, read_printed
-from medocr_cli.types import Box, join_overlapping
+from medocr_cli.types import Box, FindMethod, TesseractMode, join_overlapping
 
-FINDERS = ("learned", "tesseract")
+FINDERS = tuple(f.value for f in FindMethod)
 #: P(text) the check must give a region lying in colour flow (see `confirm_boxes`).
 FLOW_STRICT = 0.9
 #: A frame whose classifier P(None) is below this, with no detected line, is read by the whole-
@@ -42,7 +42,7 @@ FLOW_STRICT = 0.9
 #: no threshold changed what was removed; the cost is text-free images sent to Tesseract for
 #: nothing: 1 of 112 at 0.3-0.7, 4 at 0.9, 106 at 0.99. 0.9 buys the widest net for 4%.
 FALLBACK_BELOW = 0.9
-TESSERACT_MODES = ("regions", "full", "off")
+TESSERACT_MODES = tuple(t.value for t in TesseractMode)
 #: Context around a detected line that the region pass gives Tesseract, in line heights.
 REGION_GROW_X = 2.0
 REGION_GROW_Y = 0.6
@@ -152,7 +152,7 @@ def read_stacked(frame: np.ndarray, index: int, boxes: Sequence[Box]) -> list[Bo
     """
     import cv2
 
-    from medocr_cli.stages.printed import keep_plausible, tesseract_data
+    from medocr_cli.stages.printed import keep_plausible, stack_strips, tesseract_data
 
     if not boxes:
         return []
@@ -181,10 +181,7 @@ def read_stacked(frame: np.ndarray, index: int, boxes: Sequence[Box]) -> list[Bo
             y += strip.shape[0]
     if not strips:
         return []
-    width = max(c.shape[1] for c in strips)
-    stack = np.concatenate(
-        [cv2.copyMakeBorder(c, 0, 0, 0, width - c.shape[1], cv2.BORDER_REPLICATE) for c in strips]
-    )
+    stack, _ = stack_strips(strips)
     found: list[Box] = []
     data = tesseract_data(stack, 11)
     for i, text in enumerate(data["text"]):

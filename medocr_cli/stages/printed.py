@@ -120,6 +120,23 @@ def tesseract_pages(images: Sequence[np.ndarray], psm: int) -> list[dict[str, li
     return out
 
 
+def stack_strips(strips: Sequence[np.ndarray]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Stack grey strips into one page for one Tesseract read; return it and each's rows.
+
+    Narrower strips are padded on the right with their own edge pixels, so no border reads as
+    a stroke.
+    """
+    width = max(s.shape[1] for s in strips)
+    spans, y = [], 0
+    for s in strips:
+        spans.append((y, y + s.shape[0]))
+        y += s.shape[0]
+    stack = np.concatenate(
+        [cv2.copyMakeBorder(s, 0, 0, 0, width - s.shape[1], cv2.BORDER_REPLICATE) for s in strips]
+    )
+    return stack, spans
+
+
 def _run_tesseract(image_file: bytes, psm: int) -> str:
     """Feed one image file (PNG, or a multi-page TIFF) to Tesseract; return its TSV."""
     tesseract_env()

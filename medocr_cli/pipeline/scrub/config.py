@@ -18,16 +18,17 @@ from medocr_cli.pipeline.inpaint import AUTO
 from medocr_cli.pipeline.scrub.journal import QUARANTINE_DIR
 from medocr_cli.stages.inpaint import ALL_METHODS
 from medocr_cli.stages.printed import PrintedConfig
+from medocr_cli.types import FlaggedMode, HeaderProfile
 
 if TYPE_CHECKING:
     from medocr_cli.io.deid_header import HeaderDeidentifier
     from medocr_cli.io.file_list import FileList
     from medocr_cli.site_config import PixelRules
 
-HEADER_MODES = ("keep", "basic")
+HEADER_MODES = tuple(h.value for h in HeaderProfile)
 
 #: What happens to a flagged output: moved to `OUT/_quarantine` (default) or kept in the tree.
-FLAGGED_MODES = ("quarantine", "keep")
+FLAGGED_MODES = tuple(f.value for f in FlaggedMode)
 
 
 @dataclass

@@ -211,21 +211,6 @@ def read_strips(contrast: np.ndarray, plain: np.ndarray, box: Box, turns: int) -
     return strips
 
 
-def stack_strips(strips: list[np.ndarray]) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """Stack `strips` into one page (right-padded to one width); return it and each's rows."""
-    import cv2
-
-    width = max(s.shape[1] for s in strips)
-    spans, y = [], 0
-    for s in strips:
-        spans.append((y, y + s.shape[0]))
-        y += s.shape[0]
-    stack = np.concatenate(
-        [cv2.copyMakeBorder(s, 0, 0, 0, width - s.shape[1], cv2.BORDER_REPLICATE) for s in strips]
-    )
-    return stack, spans
-
-
 def confirmed_in(data: dict[str, list], spans: list[tuple[int, int]]) -> set[int]:
     """The indices of the stacked strips (`spans`) that a word of Tesseract's table confirms."""
     hits: set[int] = set()
@@ -235,16 +220,6 @@ def confirmed_in(data: dict[str, list], spans: list[tuple[int, int]]) -> set[int
         mid = data["top"][i] + data["height"][i] / 2
         hits |= {n for n, (a, b) in enumerate(spans) if a <= mid < b}
     return hits
-
-
-def confirmed_strips(strips: list[np.ndarray]) -> set[int]:
-    """Read all `strips` stacked in one Tesseract call; return the indices of those confirmed."""
-    from medocr_cli.stages.printed import tesseract_data
-
-    if not strips:
-        return set()
-    stack, spans = stack_strips(strips)
-    return confirmed_in(tesseract_data(stack, 6), spans)
 
 
 #: Pages already read in this output: (shape, bytes) of a page -> whether it confirms text.
@@ -265,7 +240,7 @@ def _confirm(
     a static part of a cine) is not read again. Then, the strongest candidate first, a
     candidate that overlaps one already confirmed is passed over, as when each was read in turn.
     """
-    from medocr_cli.stages.printed import tesseract_pages
+    from medocr_cli.stages.printed import stack_strips, tesseract_pages
 
     cache = {} if cache is None else cache
     pages: list[list[tuple[tuple[tuple[int, ...], bytes], list[tuple[int, int]]]]] = []
