@@ -19,7 +19,7 @@ HANDWRITING_FONTS := fonts-dkg-handwriting fonts-breip fonts-bwht fonts-dancings
 # dcmtk: storescu/echoscu, to send to `medocr serve` (its end-to-end test uses storescu).
 DEBIAN_PACKAGES := tesseract-ocr tesseract-ocr-eng dcmtk $(PRINTED_FONTS) $(HANDWRITING_FONTS)
 
-.PHONY: setup system-deps demo test lint bench examples clean
+.PHONY: setup system-deps demo test lint bench examples clean fonts
 
 system-deps:
 	@missing=""; \
@@ -56,6 +56,17 @@ examples: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_scrub.py
+
+# The extra handwriting families generate-dataset trains on: npm @fontsource packages (Google
+# Fonts, OFL) at pinned versions, converted to TrueType into $$MEDOCR_FONT_CACHE (default
+# ~/.cache/medocr/fonts). Needs npm and the npm registry; scrub, classify and extract never do.
+fonts: $(STAMP)
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "medocr: installing Debian package: npm"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends npm; }
+	$(BIN)/python -m medocr_cli.synth.fonts.fetch
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache

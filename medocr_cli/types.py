@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, fields
 from enum import Enum, StrEnum
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol, TypeVar
 
 
 class Label(StrEnum):
@@ -42,10 +42,12 @@ class Status(StrEnum):
 
 
 class OutputSyntax(StrEnum):
-    """How a DICOM output's pixel data is stored; always lossless (see `io/dicom_encode.py`).
+    """How a DICOM output's pixel data is stored; never adds loss (see `io/dicom_encode.py`).
 
-    `keep` keeps the input's transfer syntax when it is lossless and can be encoded here, else
-    writes the smallest lossless codec; `explicit` writes uncompressed; the others name a codec.
+    `keep` keeps a compressed input's own encoded frames when the cleaning changed no pixel
+    (`io/dicom_passthrough.py`: lossy ones too, since nothing is re-encoded), else the input's
+    transfer syntax when it is lossless and can be encoded here, else the smallest lossless
+    codec; `explicit` writes uncompressed; the others name a codec.
     """
 
     KEEP = "keep"
@@ -286,3 +288,33 @@ def join_overlapping(rects: list[list[int]]) -> list[list[int]]:
             if merged:
                 break
     return rects
+
+
+R_contra = TypeVar("R_contra", contravariant=True)
+
+
+class Progress(Protocol[R_contra]):
+    """What every `run_<command>(config, progress)` reports through (the CLI draws a bar).
+
+    `start` once with the number of items the run will go through (files, images, frames,
+    epochs), then `advance` with each item's result as it completes. The CLI passes
+    `cli.progress_bar.Bar`; tests and embedding callers pass a recorder or nothing.
+    """
+
+    def start(self, total: int) -> None:
+        """Called once with the number of items the run will go through."""
+
+    def advance(self, result: R_contra) -> None:
+        """Called after each item, with what it produced."""
+
+
+def notify_start(progress: Progress[R_contra] | None, total: int) -> None:
+    """`progress.start(total)` when there is a progress."""
+    if progress is not None:
+        progress.start(total)
+
+
+def notify_advance(progress: Progress[R_contra] | None, result: R_contra) -> None:
+    """`progress.advance(result)` when there is a progress."""
+    if progress is not None:
+        progress.advance(result)

@@ -136,3 +136,13 @@ def listing(folder: Path) -> list[str]:
 def rng() -> np.random.Generator:
     """A seeded random generator, so every test is reproducible."""
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(autouse=True)
+def _no_fetched_fonts(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Point the generator's font cache at an empty folder, whatever this machine has fetched.
+
+    `make fonts` fills `~/.cache/medocr/fonts`; generated test data must not depend on it. Tests
+    of the fetched fonts pass their own cache.
+    """
+    monkeypatch.setenv("MEDOCR_FONT_CACHE", str(tmp_path_factory.mktemp("no-fonts")))

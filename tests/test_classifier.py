@@ -337,15 +337,27 @@ def test_train_refit_head_is_for_the_classifier_only(dataset, second_dataset, tm
     assert result.exit_code == 2 and "--refit-head is for the classifier" in result.output
 
 
-def test_train_refit_head_checks_data_before_reading_features(
-    second_dataset, tmp_path, monkeypatch
-):
-    import medocr_cli.models.classifier.head as classifier_head
+def test_train_refit_head_checks_data_before_reading_features(second_dataset, tmp_path):
+    from medocr_cli.errors import UsageError
+    from medocr_cli.pipeline.train import TrainConfig, TrainOptions, run_train
 
-    def too_late(*_args, **_kwargs):
-        raise AssertionError("features were read before DATA was checked")
+    class Recorder:
+        """A progress that remembers whether reading features began."""
 
-    monkeypatch.setattr(classifier_head, "refit_head", too_late)
+        started = False
+
+        def start(self, total):
+            self.started = True
+
+        def advance(self, result):
+            raise AssertionError("features were read before DATA was checked")
+
+    recorder = Recorder()
+    options = TrainOptions(data=tmp_path / "nothing", out=tmp_path / "o")
+    config = TrainConfig("classifier", options, refit_head=[second_dataset])
+    with pytest.raises(UsageError, match="not a dataset folder"):
+        run_train(config, recorder)
+    assert not recorder.started
     args = ["train", "classifier", str(tmp_path / "nothing"), "--refit-head", str(second_dataset)]
     result = runner.invoke(app, [*args, "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "not a dataset folder" in result.output

@@ -242,15 +242,19 @@ def test_stage_detect_and_maps(tmp_path):
     assert unpack(torch.load(path, weights_only=True)).levels[0][0][0].in_channels == 2
 
 
-def test_stage_boxes_carry_frame_index_and_kind(tmp_path, monkeypatch):
+class FixedMaps(torch.nn.Module):
+    """A detector network stand-in whose core map is one bright line, at any input size."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = torch.full((x.shape[0], 2, x.shape[2] // 2, x.shape[3] // 2), -20.0)
+        logits[:, 0, 5:7, 3:20] = float(np.log(0.9 / 0.1))  # sigmoid -> 0.9
+        return logits
+
+
+def test_stage_boxes_carry_frame_index_and_kind(tmp_path):
     tiny_checkpoint(tmp_path / "detector.pt")
-    detector = Detector(tmp_path / "detector.pt")
-    core = np.zeros((2, 20, 30), np.float32)
-    core[0, 5:7, 3:20] = 0.9
-    monkeypatch.setattr(
-        "medocr_cli.models.detector.predictor.forward_frames",
-        lambda model, spec, inputs, device: [core],
-    )
+    spec = Detector(tmp_path / "detector.pt").spec
+    detector = Detector.from_model(FixedMaps(), spec)
     (boxes,) = detector.detect([np.zeros((40, 60), np.uint8)], frame_indices=[7])
     assert len(boxes) == 1
     b = boxes[0]
@@ -298,26 +302,30 @@ def test_train_and_evaluate_cli_on_a_tiny_dataset(tmp_path):
     assert again["line_recall"] == report["test"]["line_recall"]
 
 
-def test_large_frames_are_detected_in_tiles_like_one_pass(monkeypatch):
+def test_large_frames_are_detected_in_tiles_like_one_pass():
     """Tiling (for 100-megapixel frames) gives the maps and boxes of a single pass."""
     from medocr_cli.io import read_scan
-    from medocr_cli.models.detector import predictor as detect
+    from medocr_cli.models.detector.predictor import Tiling
 
     examples = Path(__file__).resolve().parent.parent / "examples"
-    detector = detect.Detector.from_weights_dir()
+    detector = Detector.from_weights_dir()
     frame = read_scan(examples / "us_abdomen_rgb.png").display(0)
     frame = np.concatenate([frame, frame[:, ::-1]], axis=1)  # 512 x 1024
     whole = detector._maps([frame], 1)[0]
     boxes = detector.detect([frame])[0]
-    calls = []
-    real = detect.forward_frames
-    monkeypatch.setattr(
-        detect, "forward_frames", lambda *a: calls.append(a[2][0].shape) or real(*a)
+    tiled_detector = Detector.from_model(
+        detector.model, detector.spec, tiling=Tiling(tile=384, overlap=64)
     )
-    monkeypatch.setattr(detect, "TILE", 384)
-    monkeypatch.setattr(detect, "TILE_OVERLAP", 64)
-    tiled = detector._maps([frame], 1)[0]
-    assert len(calls) > 1 and all(max(s[1:]) <= 384 for s in calls)
+    calls = []
+    hook = detector.model.register_forward_pre_hook(lambda _m, args: calls.append(args[0].shape))
+    try:
+        tiled = tiled_detector._maps([frame], 1)[0]
+        assert tiled_detector.detect([frame])[0] == boxes
+        # the training evaluation feeds network inputs: same tiles, same boxes
+        (prepared,) = tiled_detector.boxes_of_inputs([to_input(frame)], 1, ("cover",))
+        assert prepared[0] == boxes
+    finally:
+        hook.remove()
+    assert len(calls) > 1 and all(max(s[2:]) <= 384 for s in calls)
     assert tiled.shape == whole.shape
     assert float(np.abs(tiled - whole).mean()) < 1e-3
-    assert detector.detect([frame])[0] == boxes

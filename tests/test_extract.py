@@ -1,6 +1,6 @@
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -14,7 +14,6 @@ from medocr_cli.io.checkpoints import save_checkpoint
 from medocr_cli.models.checkpoint import pack
 from medocr_cli.models.detector.spec import detector_spec
 from medocr_cli.models.registry import build
-from medocr_cli.pipeline import extract as extract_module
 from medocr_cli.pipeline.extract import ExtractConfig, Models, load_models, run_extract
 from medocr_cli.types import Box
 
@@ -83,7 +82,7 @@ def test_handwritten_reads_each_detected_line_with_a_margin(tmp_path):
     write_grey(tmp_path / "a.png", np.full((200, 300), 40, np.uint8))
     models = Models(FakeDetector([(10, 20, 110, 50), (10, 100, 60, 130)]), FakeRecognizer())
     config = ExtractConfig(stage="handwritten", crop_margin=2)
-    (result,) = run_extract([tmp_path / "a.png"], config, models=models)
+    (result,) = run_extract(replace(config, inputs=[tmp_path / "a.png"]), models=models)
     assert result.error is None and result.label == "H"
     assert [(b.kind, b.source) for b in result.boxes] == [("handwritten", "detector+crnn")] * 2
     assert [b.text for b in result.boxes] == ["line2-0", "line2-1"]
@@ -96,7 +95,7 @@ def test_reads_the_tight_box_and_reports_the_cover_box(tmp_path):
     write_grey(tmp_path / "a.png", np.full((200, 300), 40, np.uint8))
     models = Models(FakeDetector([(10, 20, 110, 60)], inset=5), FakeRecognizer())
     config = ExtractConfig(stage="handwritten", crop_margin=2)
-    (result,) = run_extract([tmp_path / "a.png"], config, models=models)
+    (result,) = run_extract(replace(config, inputs=[tmp_path / "a.png"]), models=models)
     assert [(b.x0, b.y0, b.x1, b.y1) for b in result.boxes] == [(10, 20, 110, 60)]
     assert models.recognizer.crops[0].shape == (30 + 4, 90 + 4)
 
@@ -105,7 +104,7 @@ def test_a_cropped_line_is_read_whole(tmp_path):
     write_grey(tmp_path / "line.png", np.full((40, 300), 200, np.uint8))
     models = Models(FakeDetector([]), FakeRecognizer())
     (result,) = run_extract(
-        [tmp_path / "line.png"], ExtractConfig(stage="handwritten"), models=models
+        ExtractConfig(stage="handwritten", inputs=[tmp_path / "line.png"]), models=models
     )
     assert [(b.x0, b.y0, b.x1, b.y1) for b in result.boxes] == [(0, 0, 300, 40)]
     assert models.recognizer.crops[0].shape == (40, 300)
@@ -115,7 +114,7 @@ def test_one_box_covering_the_frame_makes_it_one_line(tmp_path):
     write_grey(tmp_path / "big.png", np.full((120, 200), 200, np.uint8))
     models = Models(FakeDetector([(5, 5, 195, 110)]), FakeRecognizer())
     (result,) = run_extract(
-        [tmp_path / "big.png"], ExtractConfig(stage="handwritten"), models=models
+        ExtractConfig(stage="handwritten", inputs=[tmp_path / "big.png"]), models=models
     )
     assert [(b.x0, b.y0, b.x1, b.y1) for b in result.boxes] == [(0, 0, 200, 120)]
 
@@ -124,48 +123,39 @@ def test_no_boxes_means_label_none_and_no_reading(tmp_path):
     write_grey(tmp_path / "empty.png", np.full((200, 200), 90, np.uint8))
     models = Models(FakeDetector([]), FakeRecognizer())
     (result,) = run_extract(
-        [tmp_path / "empty.png"], ExtractConfig(stage="handwritten"), models=models
+        ExtractConfig(stage="handwritten", inputs=[tmp_path / "empty.png"]), models=models
     )
     assert result.boxes == [] and result.label == "None" and models.recognizer.crops == []
 
 
-def test_multi_frame_boxes_carry_their_frame(tmp_path, monkeypatch):
-    from medocr_cli.io import read_scan
+def test_multi_frame_boxes_carry_their_frame(tmp_path):
+    from _phi_images import write_ct
 
-    write_grey(tmp_path / "a.png", np.full((200, 300), 40, np.uint8))
-    scan = read_scan(tmp_path / "a.png")
-
-    class ThreeFrames:
-        n_frames = 3
-
-        def display(self, index):
-            return scan.display(0)
-
-    monkeypatch.setattr(extract_module, "read_scan", lambda path: ThreeFrames())
+    write_ct(tmp_path / "cine.dcm", frames=3)
     models = Models(FakeDetector([(10, 20, 110, 50)]), FakeRecognizer())
-    config = ExtractConfig(stage="handwritten", batch_size=2)
-    (result,) = run_extract([tmp_path / "a.png"], config, models=models)
+    config = ExtractConfig(stage="handwritten", batch_size=2, inputs=[tmp_path / "cine.dcm"])
+    (result,) = run_extract(config, models=models)
     assert [b.frame for b in result.boxes] == [0, 1, 2]
 
 
-@pytest.fixture
-def printed_calls(monkeypatch):
-    """Count read_printed calls and return one fixed word box per call."""
-    calls = []
+class PrintedCalls(list):
+    """A printed-text reader stand-in: records each frame index, returns one fixed word."""
 
-    def fake(frame, index=0, config=None):
-        calls.append(index)
+    def __call__(self, frame, index=0, config=None):
+        self.append(index)
         return [Box(index, 8, 6, 100, 24, "DOE^JANE", "printed", 0.9, "tesseract")]
 
-    monkeypatch.setattr(extract_module, "read_printed", fake)
-    monkeypatch.setattr(extract_module, "check_tesseract", lambda: None)
-    return calls
+
+@pytest.fixture
+def printed_calls():
+    """The reader the auto-stage tests pass in through `Models.printed`."""
+    return PrintedCalls()
 
 
 def test_auto_does_not_run_tesseract_on_empty_none_frames(tmp_path, printed_calls):
     write_grey(tmp_path / "a.png", np.full((200, 300), 40, np.uint8))
-    models = Models(FakeDetector([]), FakeRecognizer(), FakeClassifier("None"))
-    (result,) = run_extract([tmp_path / "a.png"], ExtractConfig(stage="auto"), models=models)
+    models = Models(FakeDetector([]), FakeRecognizer(), FakeClassifier("None"), printed_calls)
+    (result,) = run_extract(ExtractConfig(stage="auto", inputs=[tmp_path / "a.png"]), models=models)
     assert printed_calls == [] and result.boxes == [] and result.label == "None"
 
 
@@ -174,8 +164,8 @@ def test_auto_reads_text_the_classifier_missed(tmp_path, printed_calls):
     is not reported twice, the other is read by the recognizer."""
     write_grey(tmp_path / "a.png", np.full((200, 300), 40, np.uint8))
     detector = FakeDetector([(6, 4, 104, 26), (20, 120, 200, 160)])
-    models = Models(detector, FakeRecognizer(), FakeClassifier("None"))
-    (result,) = run_extract([tmp_path / "a.png"], ExtractConfig(stage="auto"), models=models)
+    models = Models(detector, FakeRecognizer(), FakeClassifier("None"), printed_calls)
+    (result,) = run_extract(ExtractConfig(stage="auto", inputs=[tmp_path / "a.png"]), models=models)
     assert printed_calls == [0]
     assert [(b.source, b.y0) for b in result.boxes] == [("tesseract", 6), ("detector+crnn", 120)]
     assert result.label == "PH"
@@ -183,15 +173,17 @@ def test_auto_reads_text_the_classifier_missed(tmp_path, printed_calls):
 
 def test_auto_handwritten_verdict_skips_tesseract(tmp_path, printed_calls):
     write_grey(tmp_path / "a.png", np.full((200, 300), 40, np.uint8))
-    models = Models(FakeDetector([(20, 120, 200, 160)]), FakeRecognizer(), FakeClassifier("H"))
-    (result,) = run_extract([tmp_path / "a.png"], ExtractConfig(stage="auto"), models=models)
+    models = Models(
+        FakeDetector([(20, 120, 200, 160)]), FakeRecognizer(), FakeClassifier("H"), printed_calls
+    )
+    (result,) = run_extract(ExtractConfig(stage="auto", inputs=[tmp_path / "a.png"]), models=models)
     assert printed_calls == [] and [b.source for b in result.boxes] == ["detector+crnn"]
 
 
 def test_auto_without_classifier_runs_both(tmp_path, printed_calls):
     write_grey(tmp_path / "a.png", np.full((200, 300), 40, np.uint8))
-    models = Models(FakeDetector([]), FakeRecognizer(), None)
-    (result,) = run_extract([tmp_path / "a.png"], ExtractConfig(stage="auto"), models=models)
+    models = Models(FakeDetector([]), FakeRecognizer(), None, printed_calls)
+    (result,) = run_extract(ExtractConfig(stage="auto", inputs=[tmp_path / "a.png"]), models=models)
     assert printed_calls == [0] and result.label == "P"
 
 

@@ -348,6 +348,32 @@ def test_lines_load_and_augment(dataset):
     assert sorted(np.concatenate(list(width_batches(widths, 8, None)))) == list(range(50))
 
 
+def test_turned_and_vertical_lines_are_not_read(tmp_path):
+    """Hard-text lines turned 90/180/270 or vertical are left out; horizontal ones stay."""
+    import json
+
+    from medocr_cli.models.recognizer.data import MAX_TILT, UNREAD_STYLES
+
+    out = tmp_path / "ds"
+    run_generate_dataset(
+        GenerateConfig(out=out, count=8, seed=2, size=192, workers=1, hard_text=1.0)
+    )
+    items = [
+        item
+        for line in (out / "manifest.jsonl").read_text().splitlines()
+        for item in json.loads(line)["items"]
+        if json.loads(line)["split"] == "train" and item["text"].strip()
+    ]
+    unread = [
+        it
+        for it in items
+        if it["style"] in UNREAD_STYLES or (it["style"] == "tilt" and abs(it["angle"]) > MAX_TILT)
+    ]
+    assert unread and len(unread) < len(items)  # the seed draws both kinds
+    lines = load_lines(out, "train", cache=False)
+    assert len(lines) == len(items) - len(unread)
+
+
 def test_distort_strokes_bends_and_thickens_but_keeps_the_line():
     line = np.full((HEIGHT, 96), 30, np.uint8)
     cv2.putText(line, "Ab 12", (4, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 220, 2, cv2.LINE_AA)

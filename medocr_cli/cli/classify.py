@@ -27,31 +27,22 @@ def classify(
     to hold text. JSON: an array of {path, label, probs: {None, P, H, PH}, frames: [label per
     frame]}. Exit codes: 0 all classified, 1 some inputs could not be read, 2 usage error.
     """
-    from rich.progress import Progress
-
-    from medocr_cli.cli.common import err_console
+    from medocr_cli.cli.progress_bar import Bar
     from medocr_cli.config import resolve_device
-    from medocr_cli.models.classifier.predictor import Classifier
-    from medocr_cli.pipeline.classify import run_classify
+    from medocr_cli.models import zoo
+    from medocr_cli.pipeline.classify import ClassifyConfig, run_classify
 
     opts = global_options(ctx)
-    classifier = Classifier.from_weights_dir(
-        weights, resolve_device(opts.device), needed_by="classify"
-    )
-    with Progress(console=err_console, disable=opts.quiet or json_out, transient=True) as progress:
-        bar = progress.add_task("classifying", total=None)
-        results = run_classify(
-            inputs,
-            classifier,
-            batch_size=batch_size,
-            on_file=lambda _: progress.advance(bar),
-        )
+    config = ClassifyConfig(inputs, weights, resolve_device(opts.device), batch_size)
+    with Bar("classify", enabled=not (opts.quiet or json_out)) as bar:
+        results = run_classify(config, bar)
     if json_out:
         print_json([r.to_json() for r in results])
     else:
         from rich.table import Table
 
-        table = Table(title=f"classifier ({classifier.path})", title_justify="left")
+        title = f"classifier ({zoo.locate('classifier', weights)})"
+        table = Table(title=title, title_justify="left")
         table.add_column("file", overflow="fold")
         for col in ("label", "None", "P", "H", "PH", "frames"):
             table.add_column(col, justify="right")

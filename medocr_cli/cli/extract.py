@@ -54,10 +54,9 @@ def extract(
     unless --show-text). Exit codes: 0 all read, 1 some inputs failed, 2 usage error (including
     missing weights).
     """
-    from rich.progress import Progress
     from rich.table import Table
 
-    from medocr_cli.cli.common import err_console
+    from medocr_cli.cli.progress_bar import Bar
     from medocr_cli.config import resolve_device
     from medocr_cli.pipeline.extract import ExtractConfig, run_extract
     from medocr_cli.stages.printed import PrintedConfig
@@ -71,10 +70,10 @@ def extract(
         batch_size=batch_size,
         printed=PrintedConfig(),
         beam_width=beam_width,
+        inputs=inputs,
     )
-    with Progress(console=err_console, disable=opts.quiet or json_out, transient=True) as progress:
-        bar = progress.add_task(f"extracting ({stage})", total=None)
-        results = run_extract(inputs, config, on_file=lambda _: progress.advance(bar))
+    with Bar(f"extract ({stage})", enabled=not (opts.quiet or json_out)) as bar:
+        results = run_extract(config, bar)
     if json_out:
         print_json([r.to_json() for r in results])
     else:

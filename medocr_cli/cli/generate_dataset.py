@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -61,6 +61,26 @@ def generate_dataset(
             "plainly.",
         ),
     ] = 0.25,
+    font_cache: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="MEDOCR_FONT_CACHE",
+            show_default="~/.cache/medocr/fonts",
+            help="Font cache holding the fetched handwriting families (`make fonts`: npm "
+            "@fontsource packages). Handwriting is drawn with them too, a sixth of them held "
+            "out for the test split. Missing or empty: one line says so and the Debian "
+            "handwriting fonts are used alone.",
+        ),
+    ] = None,
+    fetched_fonts: Annotated[
+        bool,
+        typer.Option(
+            "--fetched-fonts/--no-fetched-fonts",
+            help="Use the fetched handwriting families of the font cache; --no-fetched-fonts "
+            "draws with the Debian and Hershey fonts only (the font pools of the datasets "
+            "made before them).",
+        ),
+    ] = True,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Generate synthetic medical images with burned-in printed and handwritten text.
@@ -79,17 +99,16 @@ def generate_dataset(
     per text line), manifest.jsonl (one object per image: image, clean, mask, label, items with
     box, text, kind, words, style and angle, split, negatives) and dataset.json. Splits are
     80/10/10 train/val/test; the test split uses printed and handwriting fonts that train never
-    uses.
+    uses. Handwriting also draws on the families `make fonts` fetched into the font cache
+    (--font-cache), when it holds them.
     """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
+    from medocr_cli.cli.progress_bar import Bar
+    from medocr_cli.pipeline.generate_dataset import (
+        GenerateConfig,
+        default_font_cache,
+        fetched_fonts_note,
+        run_generate_dataset,
     )
-
-    from medocr_cli.pipeline.generate_dataset import GenerateConfig, run_generate_dataset
 
     opts = global_options(ctx)
     config = GenerateConfig(
@@ -103,22 +122,12 @@ def generate_dataset(
         overwrite=overwrite,
         negatives=negatives,
         hard_text=hard_text,
+        font_cache=(font_cache or default_font_cache()) if fetched_fonts else None,
     )
+    note = None if opts.quiet else fetched_fonts_note(config.font_cache)
     t0 = time.perf_counter()
-    bar = Progress(
-        TextColumn("[bold]generate"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-        disable=opts.quiet,
-    )
-    with bar:
-        task = bar.add_task("images", total=count)
-        summary = run_generate_dataset(
-            config, lambda done, _total: bar.update(task, completed=done)
-        )
+    with Bar("generate", enabled=not opts.quiet) as bar:
+        summary = run_generate_dataset(config, _NoteOnStart(bar, note) if note else bar)
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     if preview is not None:
         from medocr_cli.pipeline.preview import contact_sheet
@@ -132,3 +141,23 @@ def generate_dataset(
             + (f"; contact sheet {preview}" if preview else ""),
             highlight=False,
         )
+
+
+class _NoteOnStart:
+    """A progress that prints one line on stderr when the run starts, then is `bar`.
+
+    The line (no fetched fonts in the cache) waits for the start so that a usage error found
+    by the run's checks is still the only line printed.
+    """
+
+    def __init__(self, bar: Any, note: str) -> None:
+        self._bar, self._note = bar, note
+
+    def start(self, total: int) -> None:
+        """Print the note, then start the bar."""
+        err_console.print(f"medocr: note: {self._note}", highlight=False, markup=False)
+        self._bar.start(total)
+
+    def advance(self, result: Any) -> None:
+        """Advance the bar."""
+        self._bar.advance(result)

@@ -52,9 +52,10 @@ def inpaint(
     output_syntax: Annotated[
         OutputSyntax,
         typer.Option(
-            help="How a DICOM output stores its pixels, always losslessly: 'keep' (the input's "
-            "transfer syntax when lossless and writable here, else the smallest lossless "
-            "codec), 'explicit' (uncompressed), 'rle', 'jpeg-ls' or 'jpeg2000'.",
+            help="How a DICOM output stores its pixels, never adding loss: 'keep' (unchanged "
+            "compressed frames kept as they are; else the input's transfer syntax when "
+            "lossless and writable here, else the smallest lossless codec), 'explicit' "
+            "(uncompressed), 'rle', 'jpeg-ls' or 'jpeg2000'.",
             case_sensitive=False,
         ),
     ] = OutputSyntax.KEEP,
@@ -67,14 +68,15 @@ def inpaint(
     learned method fills each frame's stored values scaled by the range around the hole, then
     rounds and clips them back (palette images keep palette indices).
     """
+    from medocr_cli.cli.progress_bar import Bar
     from medocr_cli.config import resolve_device
-    from medocr_cli.pipeline.inpaint import resolve_method, run_inpaint
+    from medocr_cli.pipeline.inpaint import InpaintConfig, resolve_method, run_inpaint
 
     weights = checkpoint or weights
     chosen = resolve_method(method, weights)
     device = resolve_device(global_options(ctx).device) if chosen == "learned" else "cpu"
     target = output or image.with_name(f"{image.stem}.inpainted{image.suffix}")
-    changed = run_inpaint(
+    config = InpaintConfig(
         image,
         target,
         boxes_json=boxes,
@@ -85,6 +87,9 @@ def inpaint(
         device=device,
         output_syntax=output_syntax.value,
     )
+    quiet = global_options(ctx).quiet or json_out
+    with Bar("inpaint (frames)", enabled=not quiet) as bar:
+        changed = run_inpaint(config, bar)
     if json_out:
         print_json(
             {

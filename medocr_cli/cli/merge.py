@@ -49,17 +49,12 @@ def merge(
     "+" (e.g. "detector+tesseract"). Exit codes: 0 merged, 1 an input file is not valid JSON of
     that shape or an entry records a failed extraction, 2 usage error.
     """
-    from medocr_cli.pipeline.merge import MergeStats, run_merge
+    from medocr_cli.pipeline.merge import MergeConfig, run_merge
 
     opts = global_options(ctx)
-    stats = MergeStats()
-    results = run_merge(
-        boxes,
-        use_classifier=not no_classifier,
-        weights=weights,
-        device=opts.device,
-        stats=stats,
-    )
+    config = MergeConfig(boxes, not no_classifier, weights, opts.device)
+    outcome = run_merge(config)
+    results, stats = outcome.results, outcome.stats
     if output is not None:
         from medocr_cli.io.atomic import write_text_atomic
 

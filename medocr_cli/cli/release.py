@@ -35,9 +35,9 @@ def release(
     Exit codes: 0 all released, 1 some could not be, 2 usage error.
     """
     from medocr_cli.errors import printable
-    from medocr_cli.pipeline.release import run_release
+    from medocr_cli.pipeline.release import ReleaseConfig, run_release
 
-    results = run_release(output, paths, note)
+    results = run_release(ReleaseConfig(output, paths, note))
     for r in results:
         if r.error:
             err_console.print(

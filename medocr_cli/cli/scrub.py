@@ -127,11 +127,12 @@ def scrub(
     output_syntax: Annotated[
         OutputSyntax,
         typer.Option(
-            help="How DICOM outputs store their pixels, always losslessly: 'keep' (the "
-            "input's transfer syntax when it is lossless and can be written here, else the "
-            "smallest of JPEG-LS, JPEG 2000 and RLE lossless), 'explicit' (uncompressed), "
-            "'rle', 'jpeg-ls' or 'jpeg2000' (lossless; uncompressed when the codec cannot "
-            "hold the image, e.g. 32-bit samples).",
+            help="How DICOM outputs store their pixels, never adding loss: 'keep' (a "
+            "compressed input with no pixel changed keeps its own encoded frames, lossy or "
+            "not; otherwise the input's transfer syntax when it is lossless and can be "
+            "written here, else the smallest of JPEG-LS, JPEG 2000 and RLE lossless), "
+            "'explicit' (uncompressed), 'rle', 'jpeg-ls' or 'jpeg2000' (lossless; "
+            "uncompressed when the codec cannot hold the image, e.g. 32-bit samples).",
             case_sensitive=False,
         ),
     ] = OutputSyntax.KEEP,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -100,67 +100,52 @@ def train(
     With `--average`, writes the mean of checkpoints' weights (a "model soup") instead; with
     `--refit-head`, the classifier with only its last layer fit anew on more datasets.
     """
-    from medocr_cli.config import resolve_device, weights_dir
-    from medocr_cli.errors import UsageError
+    from medocr_cli.cli.progress_bar import Bar
+    from medocr_cli.config import resolve_device
     from medocr_cli.pipeline.train import (
+        Evaluation,
+        MeasuredCheckpoint,
+        TrainConfig,
         TrainOptions,
-        run_average,
-        run_evaluate,
-        run_refit_head,
         run_train,
     )
 
     opts = global_options(ctx)
-    chosen = resolve_device(device or opts.device)
-    if refit_head:
-        if evaluate_only or resume or average:
-            raise UsageError(
-                "--refit-head cannot go with --evaluate-only, --resume or --average",
-                hint="refit the head of one checkpoint, given with --init",
-            )
-        source = init or weights_dir() / f"{stage}.pt"
-        refitted = run_refit_head(
-            stage, data, list(refit_head), source, out, chosen, quiet=opts.quiet
-        )
-        made_from = {"init": str(source), "refit_on": [str(p) for p in refit_head]}
-        _print_measured(refitted, made_from, json_out)
-        return
-    if average:
-        if evaluate_only or resume or init is not None:
-            raise UsageError(
-                "--average trains nothing: it cannot go with --evaluate-only, --resume or --init",
-                hint="average first, then evaluate or fine-tune the averaged checkpoint",
-            )
-        averaged = run_average(stage, data, list(average), out, chosen)
-        _print_measured(averaged, {"averaged": [str(p) for p in average]}, json_out)
-        return
-    if evaluate_only:
-        checkpoint = checkpoint or weights or weights_dir() / f"{stage}.pt"
-        report = run_evaluate(stage, data, checkpoint, split, chosen)
-        if json_out:
-            print_json(report)
-        else:
-            _print_report(stage, split, checkpoint, report)
-        return
-    outcome = run_train(
-        stage,
-        TrainOptions(
-            data=data,
-            out=out,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            optimizer=optimizer,
-            patience=patience,
-            size=size,
-            seed=seed,
-            resume=resume,
-            init=init,
-            device=chosen,
-            quiet=opts.quiet,
-        ),
+    options = TrainOptions(
+        data=data,
+        out=out,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        optimizer=optimizer,
+        patience=patience,
+        size=size,
+        seed=seed,
+        resume=resume,
+        init=init,
+        device=resolve_device(device or opts.device),
+        quiet=opts.quiet,
     )
-    if json_out:
+    config = TrainConfig(
+        stage,
+        options,
+        evaluate=evaluate_only,
+        checkpoint=checkpoint or weights,
+        split=split,
+        average=list(average or []),
+        refit_head=list(refit_head or []),
+    )
+    # the training loop draws its own bars; a refit reads features under this one
+    with Bar("classifier head: features", enabled=bool(refit_head) and not opts.quiet) as bar:
+        outcome = run_train(config, bar if refit_head else None)
+    if isinstance(outcome, MeasuredCheckpoint):
+        _print_measured(outcome, json_out)
+    elif isinstance(outcome, Evaluation):
+        if json_out:
+            print_json(outcome.report)
+        else:
+            _print_report(stage, split, outcome.checkpoint, outcome.report)
+    elif json_out:
         print_json(
             {
                 "checkpoint": str(outcome.checkpoint),
@@ -175,12 +160,10 @@ def train(
         _print_report(stage, "test", outcome.checkpoint, outcome.test)
 
 
-def _print_measured(
-    measured: MeasuredCheckpoint, made_from: dict[str, Any], json_out: bool
-) -> None:
+def _print_measured(measured: MeasuredCheckpoint, json_out: bool) -> None:
     """Print a checkpoint made without a training loop: JSON, or its val and test tables."""
     if json_out:
-        report = {"checkpoint": str(measured.checkpoint), **made_from}
+        report = {"checkpoint": str(measured.checkpoint), **measured.made_from}
         print_json({**report, "val": measured.val, "test": measured.test})
     else:
         _print_report(measured.stage, "val", measured.checkpoint, measured.val)

@@ -165,7 +165,7 @@ def encode_scan(scan: Scan, codecs: tuple[UID, ...], *, streamed: bool) -> Encod
     if not tried:
         return None
     best = min(tried, key=lambda s: sum(len(b) for b in tried[s].values()))
-    sink: _FrameSink = _SpooledFrames(n) if streamed else _FramesInMemory()
+    sink = frame_sink(n, streamed=streamed)
     try:
         for index in range(n):
             data = tried[best].pop(index, None)
@@ -212,8 +212,13 @@ def _decodes_back(scan: Scan, syntax: UID, index: int, data: bytes) -> bool:
     return arr.size == frame.size and np.array_equal(arr.reshape(frame.shape), frame)
 
 
-class _FrameSink:
-    """Collects encoded frames in order and encapsulates them."""
+def frame_sink(n_frames: int, *, streamed: bool) -> FrameSink:
+    """Where `n_frames` encoded frames are collected: a temporary file for a large file."""
+    return _SpooledFrames(n_frames) if streamed else _FramesInMemory()
+
+
+class FrameSink:
+    """Collects encoded frames in order and encapsulates them (`frame_sink` makes one)."""
 
     def add(self, data: bytes) -> None:
         """Append the next encoded frame."""
@@ -224,10 +229,10 @@ class _FrameSink:
         raise NotImplementedError
 
     def close(self) -> None:
-        """Release what the sink holds (after a failure)."""
+        """Release what the sink holds (after a failure; harmless after `encoded`)."""
 
 
-class _FramesInMemory(_FrameSink):
+class _FramesInMemory(FrameSink):
     """Encoded frames of an ordinary file, kept as bytes (they are smaller than the decoded)."""
 
     def __init__(self) -> None:
@@ -242,7 +247,7 @@ class _FramesInMemory(_FrameSink):
         return Encoded(syntax, photometric, encapsulate(self._frames))
 
 
-class _SpooledFrames(_FrameSink):
+class _SpooledFrames(FrameSink):
     """Encoded frames of a large file, itemised into an unlinked temporary file as they come.
 
     The file starts with room for a Basic Offset Table item of `n_frames` offsets, filled once

@@ -20,6 +20,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, UID_dictionary
 
 from medocr_cli.errors import InputFileError, UnsupportedError, error_origin
 from medocr_cli.io.dicom_large import is_large, map_frames, read_deferred
+from medocr_cli.io.dicom_passthrough import source_frames
 from medocr_cli.io.dicom_quiet import quiet
 from medocr_cli.io.scan import Scan
 
@@ -109,6 +110,7 @@ def _read_dicom(path: Path) -> Scan:
         signed=pixel["PixelRepresentation"] == 1,
         dataset=ds,
         palette=palette,
+        source=source_frames(ds, frames, path),
     )
 
 

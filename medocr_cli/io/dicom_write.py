@@ -2,8 +2,11 @@
 
 Edited values are written back in the stored dtype with `Dataset.set_pixel_data` (32-bit
 samples by hand), then, as the output syntax asks, encoded with a lossless codec
-(`io/dicom_encode.py`), so nothing is ever silently made lossy. Large frames are streamed
-(`io/dicom_large.py`); the pixel-cleaning marks come from `io/dicom_marks.py`.
+(`io/dicom_encode.py`), so nothing is ever silently made lossy. Under `keep`, a compressed
+input whose frames all came through unchanged keeps its own encoded frames, syntax and pixel
+attributes instead (`io/dicom_passthrough.py`): a lossy input is not inflated 2-8x by a
+lossless re-encode. Large frames are streamed (`io/dicom_large.py`); the pixel-cleaning marks
+come from `io/dicom_marks.py`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pydicom.dataset import validate_file_meta
 from pydicom.uid import (
     HTJ2K,
     JPEG2000,
+    UID,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,
     JPEGLSNearLossless,
@@ -29,10 +33,12 @@ from pydicom.uid import (
 
 from medocr_cli.errors import InputFileError
 from medocr_cli.io.atomic import atomic_path
-from medocr_cli.io.dicom_encode import encode_scan, plan_syntax
+from medocr_cli.io.dicom_encode import Encoded, SyntaxPlan, encode_scan, plan_syntax
 from medocr_cli.io.dicom_large import is_streamed, stream_pixel_data
 from medocr_cli.io.dicom_marks import mark_cleaned
+from medocr_cli.io.dicom_passthrough import unchanged_pixel_data
 from medocr_cli.io.dicom_quiet import quiet
+from medocr_cli.types import OutputSyntax
 
 if TYPE_CHECKING:
     from medocr_cli.io.scan import Scan
@@ -50,8 +56,11 @@ def write_dicom(
 
     The transfer syntax is chosen by `output_syntax` (see `dicom_encode.plan_syntax`; always
     lossless), YBR data is labelled RGB (YBR_RCT inside JPEG 2000), the SOP Instance UID is
-    kept (unless `header` replaces it) and the file meta made consistent with it. The dataset
-    held by `scan` is updated in place.
+    kept (unless `header` replaces it) and the file meta made consistent with it. Under
+    `keep`, a compressed input none of whose frames changed is written with its own encoded
+    frames (`dicom_passthrough.unchanged_pixel_data`, checked to decode to exactly the
+    frames), so its syntax, Photometric Interpretation (YBR stays YBR) and size are kept. The
+    dataset held by `scan` is updated in place.
 
     Args:
         scan: The scan, with its (edited) frames.
@@ -59,11 +68,11 @@ def write_dicom(
         cleaned: Mark the file as pixel-cleaned (see `mark_cleaned`).
         header: Optional header de-identification step (e.g. `deid_header.HeaderDeidentifier`),
             run on the dataset after the pixel marks and before the file meta is synchronised.
-        output_syntax: An `OutputSyntax` value: "keep" (the input's syntax when lossless and
-            writable here, else the smallest lossless codec, else deflated), "explicit"
-            (uncompressed; the default here, so library callers get what they always got),
-            "rle", "jpeg-ls" or "jpeg2000" (uncompressed when the codec cannot hold the
-            frames).
+        output_syntax: An `OutputSyntax` value: "keep" (an unchanged compressed input's own
+            frames; else the input's syntax when lossless and writable here, else the
+            smallest lossless codec, else deflated), "explicit" (uncompressed; the default
+            here, so library callers get what they always got), "rle", "jpeg-ls" or
+            "jpeg2000" (uncompressed when the codec cannot hold the frames).
 
     Raises:
         InputFileError: A header element of the input cannot be parsed to be written again
@@ -84,12 +93,52 @@ def _write_dicom(
 ) -> None:
     ds = scan.dataset
     assert ds is not None
-    had_frames = "NumberOfFrames" in ds
-    n_frames_value = ds.get("NumberOfFrames")
-    arr = scan.frames if scan.n_frames > 1 else scan.frames[0]
     big_endian_source = not ds.original_encoding[1]
     streamed = is_streamed(scan.frames)
     plan = plan_syntax(output_syntax, ds.file_meta.TransferSyntaxUID, streamed=streamed)
+    kept = unchanged_pixel_data(ds, scan) if output_syntax == OutputSyntax.KEEP else None
+    if kept is not None:
+        syntax = _keep_pixel_data(ds, scan.path, kept)
+    else:
+        syntax = _store_frames(ds, scan, plan, streamed=streamed)
+    if big_endian_source:
+        _swap_binary_words(ds)
+        ds.set_original_encoding(syntax.is_implicit_VR, True)  # the words are little endian now
+    if cleaned:
+        mark_cleaned(ds)
+    if header is not None:
+        header(ds)
+    _sync_file_meta(ds)
+    with atomic_path(target) as tmp:
+        pydicom.dcmwrite(
+            tmp,
+            ds,
+            implicit_vr=syntax.is_implicit_VR,
+            little_endian=True,
+            force_encoding=True,
+        )
+
+
+def _keep_pixel_data(ds: Dataset, path: Path, kept: Encoded) -> UID:
+    """Write the input's own (checked) encoded frames: its syntax and pixel attributes stay.
+
+    Nothing was decoded and encoded again, so a header saying LossyImageCompression "00" (a
+    reversible JPEG 2000 or JPEG-LS NEAR=0 stored under a lossy-capable syntax) keeps it; any
+    other gets "01" and the method from a lossy-capable syntax when it lacks them, as a
+    re-encoded one does. No new lossy step is added.
+    """
+    kept.apply(ds)  # before the elements are parsed, so a deferred Pixel Data is never loaded
+    _parse_all(ds, path)
+    if kept.syntax in LOSSY_SYNTAXES and ds.get("LossyImageCompression") != "00":
+        _record_lossy_history(ds, kept.syntax)
+    return kept.syntax
+
+
+def _store_frames(ds: Dataset, scan: Scan, plan: SyntaxPlan, *, streamed: bool) -> UID:
+    """Put the scan's frames into `ds`, encoded as `plan` says; return the syntax written."""
+    had_frames = "NumberOfFrames" in ds
+    n_frames_value = ds.get("NumberOfFrames")
+    arr = scan.frames if scan.n_frames > 1 else scan.frames[0]
     if streamed:  # before the elements are parsed, so a deferred Pixel Data is never loaded
         stream_pixel_data(ds, scan)
     _parse_all(ds, scan.path)  # every raw element now, so it is re-encoded, not copied as bytes
@@ -115,22 +164,7 @@ def _write_dicom(
     if encoded is not None:
         encoded.apply(ds)
         syntax = encoded.syntax
-    if big_endian_source:
-        _swap_binary_words(ds)
-        ds.set_original_encoding(syntax.is_implicit_VR, True)  # the words are little endian now
-    if cleaned:
-        mark_cleaned(ds)
-    if header is not None:
-        header(ds)
-    _sync_file_meta(ds)
-    with atomic_path(target) as tmp:
-        pydicom.dcmwrite(
-            tmp,
-            ds,
-            implicit_vr=syntax.is_implicit_VR,
-            little_endian=True,
-            force_encoding=True,
-        )
+    return syntax
 
 
 def _parse_all(ds: Dataset, path: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,27 @@ from medocr_cli.io.render import render_frame
 
 if TYPE_CHECKING:
     from pydicom import Dataset
+
+
+@dataclass(frozen=True)
+class SourceFrames:
+    """What a compressed DICOM input's frames decoded to: unchanged ones need no decoding again.
+
+    Kept by `read_dicom`, read by `io/dicom_passthrough.py` (which says why).
+
+    Attributes:
+        pixel_data: The encapsulated Pixel Data value they were decoded from, or its element
+            when pydicom left it on disk: that object (a dataset holding another, e.g. after
+            a write, is checked by decoding).
+        options: The pixel attributes they were decoded with (pydicom's `as_pixel_options`).
+        keys: `dicom_passthrough.frame_digest` of each frame as decoded.
+        stamp: For Pixel Data left on disk, the input file's modification time (ns) and size.
+    """
+
+    pixel_data: object
+    options: dict[str, Any]
+    keys: tuple[bytes, ...]
+    stamp: tuple[int, int] | None = None
 
 
 @dataclass
@@ -35,6 +56,8 @@ class Scan:
         signed: Whether samples are two's-complement signed.
         dataset: The DICOM dataset (pixel data still inside) for DICOM files, else None.
         palette: For PALETTE COLOR, the RGB colour (uint8) of every index, shape (entries, 3).
+        source: For a compressed DICOM input, a digest of each frame as read, so the writer
+            can keep the encoded frames of one left unchanged (`io/dicom_passthrough.py`).
     """
 
     path: Path
@@ -45,6 +68,7 @@ class Scan:
     signed: bool = False
     dataset: Dataset | None = None
     palette: np.ndarray | None = None
+    source: SourceFrames | None = field(default=None, repr=False)
     _display: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from medocr_cli.errors import MedocrError
 from medocr_cli.io import read_scan
 from medocr_cli.io.walk import walk_inputs
 from medocr_cli.models.classifier.predictor import Classifier, Verdict, union_label
+from medocr_cli.types import Progress, notify_advance, notify_start
 
 
 @dataclass
@@ -48,21 +48,50 @@ class ClassifyResult:
         return out
 
 
-def run_classify(
-    inputs: list[Path],
-    classifier: Classifier,
-    *,
-    batch_size: int = 32,
-    on_file: Callable[[ClassifyResult], None] | None = None,
-) -> list[ClassifyResult]:
-    """Classify every frame of every image file under `inputs`, `batch_size` frames per pass.
+@dataclass
+class ClassifyConfig:
+    """What `run_classify` classifies and how.
 
-    Frames of several files share a batch; a file's result is complete once its last frame has
-    been through the network. A file that cannot be read gets its one-line error and the run
-    goes on.
+    Attributes:
+        inputs: Image files or folders (recursed).
+        weights: Weights folder holding `classifier.pt` (None: `--weights` default,
+            MEDOCR_WEIGHTS, shipped).
+        device: Torch device of the classifier.
+        batch_size: Frames per forward pass; frames of several files share a batch.
     """
+
+    inputs: list[Path]
+    weights: Path | None = None
+    device: str = "cpu"
+    batch_size: int = 32
+
+
+def run_classify(
+    config: ClassifyConfig,
+    progress: Progress[ClassifyResult] | None = None,
+    *,
+    classifier: Classifier | None = None,
+) -> list[ClassifyResult]:
+    """Classify every frame of every image file under `config.inputs`, a batch at a time.
+
+    Frames of several files share a batch; a file's result is complete (and `progress`
+    advanced with it) once its last frame has been through the network. A file that cannot be
+    read gets its one-line error and the run goes on. `classifier` is the model to use instead
+    of loading `classifier.pt` from `config.weights` (the seam tests use).
+
+    Raises:
+        NotBuiltError: No `classifier.pt` in the weights folder.
+        WeightsError: It holds another model or cannot be read.
+    """
+    if classifier is None:
+        classifier = Classifier.from_weights_dir(
+            config.weights, config.device, needed_by="classify"
+        )
+    batch_size = config.batch_size
+    inputs = config.inputs
     files = [item.path for item in walk_inputs(inputs) if item.candidate]
     results = [ClassifyResult(path) for path in files]
+    notify_start(progress, len(files))
     pending: list[tuple[int, np.ndarray]] = []
     remaining = [0] * len(files)
 
@@ -71,8 +100,8 @@ def run_classify(
         for (index, _), verdict in zip(pending, verdicts, strict=True):
             results[index].frames.append(verdict)
             remaining[index] -= 1
-            if remaining[index] == 0 and on_file:
-                on_file(results[index])
+            if remaining[index] == 0:
+                notify_advance(progress, results[index])
         pending.clear()
 
     for index, path in enumerate(files):
@@ -88,8 +117,7 @@ def run_classify(
             results[index].frames.clear()
             pending[:] = [(i, x) for i, x in pending if i != index]
             remaining[index] = 0
-            if on_file:
-                on_file(results[index])
+            notify_advance(progress, results[index])
     if pending:
         flush()
     return results

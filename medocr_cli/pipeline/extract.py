@@ -33,7 +33,7 @@ from medocr_cli.io import read_scan
 from medocr_cli.io.walk import walk_inputs
 from medocr_cli.models import zoo
 from medocr_cli.stages.printed import PrintedConfig, check_tesseract, read_printed
-from medocr_cli.types import Box, Label
+from medocr_cli.types import Box, Label, Progress, notify_advance, notify_start
 
 STAGES = ("printed", "handwritten", "auto")
 #: An input at most this high and at least this many times wider than high is one text line.
@@ -60,6 +60,7 @@ class ExtractConfig:
         printed: Tesseract settings.
         beam_width: Prefixes kept by the recognizer's CTC beam search (1: greedy best path;
             None: the recognizer's default, `BEAM_WIDTH`).
+        inputs: Image files or folders (recursed).
     """
 
     stage: str = "printed"
@@ -69,6 +70,7 @@ class ExtractConfig:
     crop_margin: int = 0
     printed: PrintedConfig | None = None
     beam_width: int | None = None
+    inputs: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -92,13 +94,27 @@ class ExtractResult:
         return out
 
 
+#: Reads printed text in one display frame: (frame, frame index, Tesseract settings) -> words.
+PrintedReader = Callable[[np.ndarray, int, PrintedConfig | None], list[Box]]
+
+
 @dataclass
 class Models:
-    """The learned stages an extract run needs (None where the stage does not use one)."""
+    """What an extract run reads with (None where the stage does not use a model).
+
+    Attributes:
+        detector: The text detector (`Detector`), for the handwritten and auto stages.
+        recognizer: The line recognizer (`Recognizer`), likewise.
+        classifier: The router (`Classifier`), for auto; without it both readers run.
+        printed: The printed-text reader: Tesseract (`stages.printed.read_printed`) unless a
+            caller passes another (the seam tests use); Tesseract is only checked for when it
+            is the one used.
+    """
 
     detector: Any = None
     recognizer: Any = None
     classifier: Any = None
+    printed: PrintedReader = read_printed
 
 
 def load_models(
@@ -218,7 +234,7 @@ def extract_frames(
         return [
             b
             for f, i in zip(frames, indices, strict=True)
-            for b in read_printed(f, i, config.printed)
+            for b in models.printed(f, i, config.printed)
         ]
     found = models.detector.detect_pairs(frames, config.batch_size, frame_indices=indices)
     lines = [_line_boxes(f, i, d) for f, i, d in zip(frames, indices, found, strict=True)]
@@ -229,7 +245,7 @@ def extract_frames(
     for n, (frame, index) in enumerate(zip(frames, indices, strict=True)):
         verdict = verdicts[n] if verdicts is not None else None
         wanted = verdict is None or verdict.has_printed or (verdict.label == "None" and found[n])
-        printed.append(read_printed(frame, index, config.printed) if wanted else [])
+        printed.append(models.printed(frame, index, config.printed) if wanted else [])
     unread = [
         [line for line in frame_lines if _covered_share(line[1], words) < PRINTED_COVER]
         for frame_lines, words in zip(lines, printed, strict=True)
@@ -245,32 +261,38 @@ def _label(boxes: Sequence[Box]) -> str:
 
 
 def run_extract(
-    inputs: list[Path],
-    config: PrintedConfig | ExtractConfig | None = None,
+    config: ExtractConfig,
+    progress: Progress[ExtractResult] | None = None,
     *,
     models: Models | None = None,
-    on_file: Callable[[ExtractResult], None] | None = None,
 ) -> list[ExtractResult]:
-    """Read text in every frame of every image file under `inputs` (non-images passed over).
+    """Read text in every frame of every image file under `config.inputs`.
 
     Args:
-        inputs: Files or folders (recursed).
-        config: An `ExtractConfig`; a bare `PrintedConfig` means the printed stage with it.
-        models: Already loaded models (loaded from `config.weights` when not given).
-        on_file: Called with each file's result as soon as it is complete.
+        config: The stage, its models' weights and settings, and the inputs (files or
+            folders, recursed; non-images are passed over).
+        progress: Started with the number of files, advanced with each file's result as soon
+            as it is complete.
+        models: Already loaded models and readers (loaded from `config.weights` when not
+            given): the seam tests and embedding callers use.
 
     A file's label is what was found in it: P for printed boxes, H for handwritten, PH, None.
     A file that cannot be read gets its one-line error and the run goes on.
+
+    Raises:
+        UsageError: Unknown stage.
+        ToolMissingError: Tesseract is needed and not installed.
+        NotBuiltError: A weights file the stage needs is missing.
     """
-    if not isinstance(config, ExtractConfig):
-        config = ExtractConfig(printed=config)
     if config.stage not in STAGES:
         raise UsageError(f"unknown stage {config.stage!r}", hint=f"use one of {', '.join(STAGES)}")
-    files = [item.path for item in walk_inputs(inputs) if item.candidate]
-    if config.stage in ("printed", "auto"):
+    files = [item.path for item in walk_inputs(config.inputs) if item.candidate]
+    uses_tesseract = models is None or models.printed is read_printed
+    if config.stage in ("printed", "auto") and uses_tesseract:
         check_tesseract()
     if models is None:
         models = load_models(config.stage, config.weights, config.device, config.beam_width)
+    notify_start(progress, len(files))
     results = []
     for path in files:
         result = ExtractResult(path)
@@ -285,6 +307,5 @@ def run_extract(
             result.error = exc.one_line()
             result.boxes.clear()
         results.append(result)
-        if on_file:
-            on_file(result)
+        notify_advance(progress, result)
     return results

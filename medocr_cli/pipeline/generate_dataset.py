@@ -8,7 +8,8 @@ Layout of OUT:
     manifest.jsonl           one JSON object per image (paths relative to OUT), with the kinds of
                              hard negatives (non-text structure) drawn on its background and,
                              per text line, its style ("plain" or a hard one) and angle
-    dataset.json             the parameters, the font split, the class, negative-kind and
+    dataset.json             the parameters, the font split (and the font cache the fetched
+                             handwriting families came from), the class, negative-kind and
                              text-style counts
 """
 
@@ -18,7 +19,7 @@ import json
 import multiprocessing as mp
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,16 @@ from medocr_cli.errors import OutputError, UsageError
 from medocr_cli.io.atomic import atomic_path, write_text_atomic
 from medocr_cli.synth.backgrounds import BackgroundSource
 from medocr_cli.synth.compose import Sample, make_sample, split_of
-from medocr_cli.synth.fonts import font_pools
+from medocr_cli.synth.fonts import (
+    cached_family_count,
+    default_cache,
+    font_cache,
+    font_pools,
+    set_font_cache,
+)
 from medocr_cli.synth.hard_text import HARD_TEXT_SHARE
 from medocr_cli.synth.negatives import NEGATIVES_SHARE
+from medocr_cli.types import Progress, notify_advance, notify_start
 
 FORMATS = ("png", "dicom")
 CROP_MARGIN = 4
@@ -57,6 +65,12 @@ class GenerateConfig:
             ECG traces, devices, collimator edges, grids), never labelled as text.
         hard_text: Share (0-1) of text layers drawn in a hard style the detector tends to
             miss: rotated 90/180/270, tilted, vertical along an edge, low-contrast, blurred.
+        font_cache: Font cache whose fetched handwriting families (`make fonts`) the
+            handwriting is drawn with too, split like the Debian ones; None, or a cache that
+            holds none of them, draws with the Debian and Hershey fonts alone (the font pools
+            of the datasets made before the fetched families; the handwriting effects added
+            with them still change the pixels, so older datasets are not remade byte for
+            byte).
     """
 
     out: Path
@@ -69,6 +83,7 @@ class GenerateConfig:
     overwrite: bool = False
     negatives: float = NEGATIVES_SHARE
     hard_text: float = HARD_TEXT_SHARE
+    font_cache: Path | None = None
 
 
 _SOURCE: BackgroundSource | None = None
@@ -79,6 +94,26 @@ def _init_worker(source: BackgroundSource, config: GenerateConfig) -> None:
     global _SOURCE, _CONFIG
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     _SOURCE, _CONFIG = source, config
+    set_font_cache(config.font_cache)  # the image generator's pools draw on it
+
+
+def default_font_cache() -> Path:
+    """The font cache generate-dataset reads: `$MEDOCR_FONT_CACHE`, else ~/.cache/medocr/fonts."""
+    return default_cache()
+
+
+def fetched_fonts_note(cache: Path | None) -> str | None:
+    """The one line to show when a font cache holds no fetched handwriting family, else None.
+
+    Generation then goes on with the Debian handwriting fonts alone (so a machine without the
+    network still generates, and tests pass); the line says so and how to fetch them.
+    """
+    if cache is None or cached_family_count(cache):
+        return None
+    return (
+        f"no fetched handwriting fonts in {cache}: generating with the Debian handwriting "
+        "fonts only (run `make fonts` to fetch them; --no-fetched-fonts silences this)"
+    )
 
 
 def _save_png(array: np.ndarray, target: Path) -> None:
@@ -169,6 +204,12 @@ def _check(config: GenerateConfig) -> None:
         )
     if config.image_format not in FORMATS:
         raise UsageError(f"--format {config.image_format!r} is not one of png, dicom")
+    cache = config.font_cache
+    if cache is not None and cache.exists() and not cache.is_dir():
+        raise UsageError(
+            f"--font-cache {cache} is not a folder",
+            hint="give the folder `make fonts` fills (default ~/.cache/medocr/fonts)",
+        )
     if config.out.exists() and not config.out.is_dir():
         raise UsageError(f"{config.out} exists and is not a folder")
     if config.out.is_dir() and any(config.out.iterdir()) and not config.overwrite:
@@ -178,7 +219,7 @@ def _check(config: GenerateConfig) -> None:
 
 
 def run_generate_dataset(
-    config: GenerateConfig, on_progress: Callable[[int, int], None] | None = None
+    config: GenerateConfig, progress: Progress[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     """Generate the dataset described by `config`; return the summary written to dataset.json.
 
@@ -197,7 +238,13 @@ def run_generate_dataset(
             f"cannot create dataset folders: {exc.strerror}", path=config.out
         ) from exc
     workers = config.workers or os.cpu_count() or 1
-    records = _generate(config, source, workers, on_progress)
+    previous_cache = font_cache()
+    try:
+        set_font_cache(config.font_cache)  # forked workers inherit it; spawned ones set it
+        records = _generate(config, source, workers, progress)
+        pools = {split: font_pools(split) for split in ("train", "test")}  # what was drawn on
+    finally:
+        set_font_cache(previous_cache)
     manifest = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
     write_text_atomic(config.out / "manifest.jsonl", manifest)
     summary = {
@@ -222,10 +269,12 @@ def run_generate_dataset(
         "fonts": {
             split: {
                 kind: [f.name for f in pool]
-                for kind, pool in zip(("printed", "handwritten"), font_pools(split), strict=True)
+                for kind, pool in zip(("printed", "handwritten"), pools[split], strict=True)
             }
             for split in ("train", "test")
         },
+        "font_cache": str(config.font_cache) if config.font_cache else None,
+        "fetched_families": cached_family_count(config.font_cache) if config.font_cache else 0,
     }
     write_text_atomic(config.out / "dataset.json", json.dumps(summary, indent=2) + "\n")
     return summary
@@ -235,17 +284,20 @@ def _generate(
     config: GenerateConfig,
     source: BackgroundSource,
     workers: int,
-    on_progress: Callable[[int, int], None] | None,
+    progress: Progress[dict[str, Any]] | None,
 ) -> list[dict[str, Any]]:
-    """Make every image, in worker processes when there are several; results in index order."""
+    """Make every image, in worker processes when there are several; results in index order.
+
+    `progress` is started with the image count and advanced with each image's manifest record.
+    """
     indices = range(config.count)
     results: list[dict[str, Any]] = []
+    notify_start(progress, config.count)
 
     def consume(it: Iterator[dict[str, Any]]) -> None:
         for record in it:
             results.append(record)
-            if on_progress is not None:
-                on_progress(len(results), config.count)
+            notify_advance(progress, record)
 
     if workers <= 1 or config.count < 8:
         _init_worker(source, config)

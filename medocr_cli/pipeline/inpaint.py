@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from medocr_cli.io import Scan, read_scan, write_scan
 from medocr_cli.models import zoo
 from medocr_cli.models.inpainter.predictor import LearnedInpainter, default_inpainter
 from medocr_cli.stages.inpaint import ALL_METHODS, LEARNED, boxes_to_mask, inpaint_stored
-from medocr_cli.types import Box
+from medocr_cli.types import Box, Progress, notify_advance, notify_start
 
 #: The method that picks the learned inpainter when its weights are there, else Telea.
 AUTO = "auto"
@@ -108,21 +109,11 @@ def load_mask(mask_path: Path, shape: tuple[int, int]) -> np.ndarray:
     return np.where(mask > 0, 255, 0).astype(np.uint8)
 
 
-def run_inpaint(
-    image: Path,
-    output: Path,
-    *,
-    boxes_json: Path | None = None,
-    mask_path: Path | None = None,
-    method: str = "telea",
-    overwrite: bool = False,
-    weights: Path | None = None,
-    device: str = "cpu",
-    output_syntax: str = "keep",
-) -> int:
-    """Repaint the regions in `image` and write the result to `output`; return frames changed.
+@dataclass
+class InpaintConfig:
+    """What `run_inpaint` repaints and how.
 
-    Args:
+    Attributes:
         image: Input file (PNG, DICOM, ...).
         output: Output file, written in the input's format.
         boxes_json: Boxes from `extract --json` / `merge --json` (or give `mask_path`).
@@ -133,31 +124,62 @@ def run_inpaint(
         device: Torch device of the learned method.
         output_syntax: How a DICOM output stores its pixels, always losslessly (an
             `OutputSyntax` value; see `io/dicom_encode.py`).
+    """
+
+    image: Path
+    output: Path
+    boxes_json: Path | None = None
+    mask_path: Path | None = None
+    method: str = "telea"
+    overwrite: bool = False
+    weights: Path | None = None
+    device: str = "cpu"
+    output_syntax: str = "keep"
+
+
+def run_inpaint(
+    config: InpaintConfig,
+    progress: Progress[int] | None = None,
+    *,
+    inpainter: LearnedInpainter | None = None,
+) -> int:
+    """Repaint the regions in `config.image`, write the result to `config.output`.
+
+    Args:
+        config: The image, its regions (boxes or a mask), the method and the output.
+        progress: Started with the number of frames to repaint, advanced with each frame's
+            index once it is repainted.
+        inpainter: The learned inpainter to use instead of loading `inpainter.pt` from
+            `config.weights` (the seam tests use); only used by the "learned" method.
+
+    Returns:
+        The number of frames repainted.
 
     Raises:
         UsageError: Bad arguments; NotBuiltError (a UsageError) when "learned" has no weights.
     """
-    if (boxes_json is None) == (mask_path is None):
+    image, output = config.image, config.output
+    if (config.boxes_json is None) == (config.mask_path is None):
         raise UsageError("give exactly one of --boxes and --mask")
-    method = resolve_method(method, weights)
+    method = resolve_method(config.method, config.weights)
     if output.resolve() == image.resolve():
         raise UsageError("the output would replace the input", hint="choose another -o path")
-    if output.exists() and not overwrite:
+    if output.exists() and not config.overwrite:
         raise UsageError(f"{output} exists", hint="pass --overwrite to replace it")
-    inpainter = default_inpainter(weights, device) if method == LEARNED else None
+    if method == LEARNED and inpainter is None:
+        inpainter = default_inpainter(config.weights, config.device)
     scan = read_scan(image)
     shape = (scan.height, scan.width)
-    if mask_path is not None:
-        masks = {i: load_mask(mask_path, shape) for i in range(scan.n_frames)}
+    if config.mask_path is not None:
+        masks = {i: load_mask(config.mask_path, shape) for i in range(scan.n_frames)}
     else:
-        boxes = load_boxes(boxes_json, image)  # type: ignore[arg-type]
+        boxes = load_boxes(config.boxes_json, image)  # type: ignore[arg-type]
         frames = sorted({b.frame for b in boxes if 0 <= b.frame < scan.n_frames})
         masks = {f: boxes_to_mask([b for b in boxes if b.frame == f], shape) for f in frames}
-    changed = 0
+    masks = {index: mask for index, mask in masks.items() if mask.any()}
+    notify_start(progress, len(masks))
     for index, mask in masks.items():
-        if not mask.any():
-            continue
-        repaint_frame(scan, index, mask, method, inpainter=inpainter)
-        changed += 1
-    write_scan(scan, output, output_syntax=output_syntax)
-    return changed
+        repaint_frame(scan, index, mask, method, inpainter=inpainter if method == LEARNED else None)
+        notify_advance(progress, index)
+    write_scan(scan, output, output_syntax=config.output_syntax)
+    return len(masks)

@@ -19,7 +19,7 @@ import numpy as np
 from medocr_cli.errors import InputFileError, MedocrError, UsageError
 from medocr_cli.models import zoo
 from medocr_cli.stages.merge import merge_boxes
-from medocr_cli.types import Box, Label
+from medocr_cli.types import Box, Label, Progress, notify_advance, notify_start
 
 #: Margin around a disputed region, as a fraction of its height, when cropped for the classifier.
 CROP_MARGIN = 0.25
@@ -92,9 +92,11 @@ def merge_entries(
     entries: list[MergeEntry],
     arbiter_for: Callable[[str], Callable[[Box], str] | None],
     stats: MergeStats | None = None,
+    progress: Progress[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Merge the boxes of every entry; `arbiter_for(path)` gives the arbiter for that image."""
     stats = stats if stats is not None else MergeStats()
+    notify_start(progress, len(entries))
     out = []
     for entry in entries:
         arbiter = arbiter_for(entry.path)
@@ -110,6 +112,7 @@ def merge_entries(
         stats.boxes_in += len(entry.boxes)
         stats.boxes_out += len(merged)
         out.append(entry.to_json(merged))
+        notify_advance(progress, out[-1])
     return out
 
 
@@ -184,26 +187,62 @@ def crop_region(frame: np.ndarray, region: Box, margin: float = CROP_MARGIN) -> 
     return square
 
 
+@dataclass
+class MergeConfig:
+    """What `run_merge` merges and how.
+
+    Attributes:
+        files: `extract --json` files, each an array of {path, label, boxes: [...]}.
+        use_classifier: Let the classifier decide conflicting readings (when it can).
+        weights: Weights folder holding `classifier.pt` (None: the default folder).
+        device: auto, cpu or cuda, for the classifier.
+    """
+
+    files: list[Path]
+    use_classifier: bool = True
+    weights: Path | None = None
+    device: str = "auto"
+
+
+@dataclass
+class MergeOutcome:
+    """The merged images (the `extract --json` shape) and the box and conflict counts."""
+
+    results: list[dict[str, Any]]
+    stats: MergeStats
+
+
 def run_merge(
-    files: list[Path],
+    config: MergeConfig,
+    progress: Progress[dict[str, Any]] | None = None,
     *,
-    use_classifier: bool = True,
-    weights: Path | None = None,
-    device: str = "auto",
-    stats: MergeStats | None = None,
-) -> list[dict[str, Any]]:
-    """Merge the boxes of `extract --json` files, per image; returns the same JSON shape.
+    arbiter_for: Callable[[str], Callable[[Box], str] | None] | None = None,
+) -> MergeOutcome:
+    """Merge the boxes of `config.files`, per image.
 
     Args:
-        files: JSON files, each an array of {path, label, boxes: [...]}.
-        use_classifier: Let the classifier decide conflicting readings (when it can).
-        weights: Weights folder holding `classifier.pt` (default: the shipped one).
-        device: auto, cpu or cuda, for the classifier.
-        stats: Filled with box counts and conflict counts when given.
+        config: The files and the classifier settings.
+        progress: Started with the number of images, advanced with each merged image.
+        arbiter_for: Gives the arbiter of an image's conflicting readings instead of the
+            classifier (`ClassifierArbiters`): the seam tests use.
+
+    Raises:
+        UsageError: A file does not exist.
+        InputFileError: A file is not valid JSON of the `extract --json` shape.
     """
-    entries = load_extract_files(files)
-    arbiters = ClassifierArbiters(weights, device) if use_classifier else None
-    return merge_entries(entries, arbiters if arbiters is not None else (lambda _: None), stats)
+    entries = load_extract_files(config.files)
+    if arbiter_for is None:
+        if config.use_classifier:
+            arbiter_for = ClassifierArbiters(config.weights, config.device)
+        else:
+            arbiter_for = _no_arbiter
+    stats = MergeStats()
+    return MergeOutcome(merge_entries(entries, arbiter_for, stats, progress), stats)
+
+
+def _no_arbiter(path: str) -> None:
+    """No arbiter: a conflict keeps the reading with the higher score."""
+    return None
 
 
 def _read_json_array(file: Path) -> list[dict[str, Any]]:

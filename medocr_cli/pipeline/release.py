@@ -25,6 +25,7 @@ from medocr_cli.pipeline.scrub.journal import (
     run_lock,
     write_report,
 )
+from medocr_cli.types import Progress, notify_advance, notify_start
 
 
 @dataclass
@@ -49,25 +50,46 @@ def _source(output: Path, path: Path) -> Path:
     return real
 
 
-def run_release(output: Path, paths: list[Path], note: str | None = None) -> list[Released]:
-    """Release every quarantined file in `paths` into the output tree of `output`.
+@dataclass
+class ReleaseConfig:
+    """What `run_release` releases.
+
+    Attributes:
+        output: The OUT folder of a `medocr scrub` run.
+        paths: Quarantined files: paths into `OUT/_quarantine`, or relative to it.
+        note: The reviewer's note, recorded in the report with each release.
+    """
+
+    output: Path
+    paths: list[Path]
+    note: str | None = None
+
+
+def run_release(
+    config: ReleaseConfig, progress: Progress[Released] | None = None
+) -> list[Released]:
+    """Release every quarantined file of `config.paths` into the output tree of `config.output`.
+
+    `progress` is started with the number of paths and advanced with each one's outcome.
 
     Raises:
         UsageError: OUT has no journal (it is not a scrub output folder), or another run
             holds it.
     """
-    output = Path(output)
+    output = Path(config.output)
     if not (output / ".medocr" / "journal.jsonl").is_file():
         raise UsageError(
             f"{output} holds no scrub journal", hint="name the OUT folder of a `medocr scrub` run"
         )
     results: list[Released] = []
+    notify_start(progress, len(config.paths))
     with run_lock(output):
         lines = read_lines(output)
         journal = Journal(output)
         try:
-            for path in paths:
-                results.append(_release_one(output, path, lines, journal, note))
+            for path in config.paths:
+                results.append(_release_one(output, path, lines, journal, config.note))
+                notify_advance(progress, results[-1])
         finally:
             journal.close()
             write_report(output)

@@ -1,4 +1,4 @@
-"""`run_train` and `run_evaluate`: one entry point per learned stage, with its default recipe.
+"""`run_train`: train a learned stage with its default recipe, or evaluate, average or refit one.
 
 Each model family's `models/<stage>/training.py` defines `stage_trainer()`: its default loop
 settings and two functions (train, evaluate). The CLI only fills in what the user changed.
@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import shlex
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from medocr_cli.errors import NotBuiltError, UsageError
 from medocr_cli.training.loop import FitResult
 from medocr_cli.training.trainer import StageTrainer, TrainOptions
+from medocr_cli.types import Progress, notify_advance, notify_start
 
 
 @dataclass
@@ -57,7 +58,88 @@ def trainer_of(stage: str) -> StageTrainer:
     return module.stage_trainer()
 
 
-def run_train(stage: str, opts: TrainOptions) -> TrainOutcome:
+@dataclass
+class TrainConfig:
+    """What `medocr train` does: train a stage (the default), or one mode that trains no loop.
+
+    Attributes:
+        stage: classifier, detector, recognizer, inpainter or confirm.
+        options: The dataset, the output folder, the loop settings and the device.
+        evaluate: Train nothing: measure `checkpoint` on `split` of the dataset.
+        checkpoint: The checkpoint file `evaluate` measures (None: STAGE.pt of the weights
+            folder).
+        split: The split `evaluate` measures on.
+        average: Train nothing: average these checkpoints of the stage (two or more).
+        refit_head: Classifier only: fit only the last layer of `options.init` on these
+            datasets.
+    """
+
+    stage: str
+    options: TrainOptions
+    evaluate: bool = False
+    checkpoint: Path | None = None
+    split: str = "test"
+    average: list[Path] = field(default_factory=list)
+    refit_head: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class Evaluation:
+    """The metrics of one checkpoint on one split (`--evaluate-only`)."""
+
+    stage: str
+    checkpoint: Path
+    split: str
+    report: dict[str, Any]
+
+
+def run_train(
+    config: TrainConfig, progress: Progress[dict[str, Any]] | None = None
+) -> TrainOutcome | MeasuredCheckpoint | Evaluation:
+    """Train `config.stage`, or evaluate, average or refit a checkpoint of it.
+
+    Args:
+        config: The stage, its options and the mode.
+        progress: When a loop trains: started with the number of epochs, advanced with each
+            epoch's row. Refitting a head reports the images whose features are read. Evaluating
+            and averaging run no loop and report nothing.
+
+    Raises:
+        UsageError: Modes that cannot go together, an unknown stage, a dataset or checkpoint
+            that is not one.
+    """
+    opts = config.options
+    if config.refit_head:
+        if config.evaluate or opts.resume or config.average:
+            raise UsageError(
+                "--refit-head cannot go with --evaluate-only, --resume or --average",
+                hint="refit the head of one checkpoint, given with --init",
+            )
+        from medocr_cli.config import weights_dir
+
+        source = opts.init or weights_dir() / f"{config.stage}.pt"
+        return _refit_head(
+            config.stage, opts.data, config.refit_head, source, opts.out, opts.device, progress
+        )
+    if config.average:
+        if config.evaluate or opts.resume or opts.init is not None:
+            raise UsageError(
+                "--average trains nothing: it cannot go with --evaluate-only, --resume or --init",
+                hint="average first, then evaluate or fine-tune the averaged checkpoint",
+            )
+        return _average(config.stage, opts.data, config.average, opts.out, opts.device)
+    if config.evaluate:
+        from medocr_cli.config import weights_dir
+
+        checkpoint = config.checkpoint or weights_dir() / f"{config.stage}.pt"
+        report = trainer_of(config.stage).evaluate(opts.data, checkpoint, config.split, opts.device)
+        return Evaluation(config.stage, checkpoint, config.split, report)
+    return _train(config.stage, opts, progress)
+
+
+def _train(
+    stage: str, opts: TrainOptions, progress: Progress[dict[str, Any]] | None
+) -> TrainOutcome:
     """Train `stage` on `opts.data` and return where the best checkpoint went and its report."""
     from medocr_cli.training.manifest import dataset_info
 
@@ -75,6 +157,7 @@ def run_train(stage: str, opts: TrainOptions) -> TrainOutcome:
         init=opts.init,
         seed=opts.seed,
         quiet=opts.quiet,
+        progress=progress,
         trained_with={
             "command": _command_line(),
             "data": str(opts.data),
@@ -96,11 +179,6 @@ def run_train(stage: str, opts: TrainOptions) -> TrainOutcome:
     return TrainOutcome(stage, fit.best_path, fit, test)
 
 
-def run_evaluate(stage: str, data: Path, weights: Path, split: str, device: str) -> dict[str, Any]:
-    """Return the metrics of the checkpoint `weights` on one split of `data`."""
-    return trainer_of(stage).evaluate(data, weights, split, device)
-
-
 @dataclass
 class MeasuredCheckpoint:
     """A checkpoint made without a training loop (a weight average, a refit head), measured."""
@@ -109,6 +187,7 @@ class MeasuredCheckpoint:
     checkpoint: Path
     val: dict[str, Any]
     test: dict[str, Any]
+    made_from: dict[str, Any] = field(default_factory=dict)
 
 
 def _measure_and_save(
@@ -148,7 +227,7 @@ def _load_stage_checkpoint(stage: str, path: Path) -> dict[str, Any]:
     return zoo.read(stage, path)
 
 
-def run_average(
+def _average(
     stage: str, data: Path, sources: list[Path], out: Path | None, device: str
 ) -> MeasuredCheckpoint:
     """Average the weights of checkpoints of `stage` into OUT/STAGE.pt and measure it on `data`.
@@ -162,18 +241,19 @@ def run_average(
     checkpoints = [_load_stage_checkpoint(stage, source) for source in sources]
     averaged = average_checkpoints(checkpoints, [str(p) for p in sources])
     averaged["trained_with"].update(command=_command_line(), data=str(data))
-    return _measure_and_save(stage, averaged, data, out, device)
+    measured = _measure_and_save(stage, averaged, data, out, device)
+    measured.made_from = {"averaged": [str(p) for p in sources]}
+    return measured
 
 
-def run_refit_head(
+def _refit_head(
     stage: str,
     data: Path,
     sources: list[Path],
     init: Path,
     out: Path | None,
     device: str,
-    *,
-    quiet: bool = False,
+    progress: Progress[dict[str, Any]] | None,
 ) -> MeasuredCheckpoint:
     """Refit the classifier's final layer on `sources`, then measure it on `data`.
 
@@ -198,19 +278,22 @@ def run_refit_head(
             hint="measure on a dataset that is not passed to --refit-head",
         )
     from medocr_cli.models.classifier.head import refit_head, refit_records
-    from medocr_cli.training.loop import progress_bar
     from medocr_cli.training.manifest import records_of
 
     for split in ("val", "test"):
         records_of(data, split)  # fail now, not after reading every refit image
     total = sum(len(refit_records(s)) for s in sources)
     checkpoint = _load_stage_checkpoint(stage, init)
-    with progress_bar(quiet, "classifier head: features") as progress:
-        bar = progress.add_task("features", total=total, info="")
-        refitted, _ = refit_head(
-            checkpoint, sources, device, advance=lambda n: progress.advance(bar, n)
-        )
+    notify_start(progress, total)
+
+    def advance(n: int) -> None:
+        for _ in range(n):
+            notify_advance(progress, {})
+
+    refitted, _ = refit_head(checkpoint, sources, device, advance=advance)
     refitted["trained_with"]["head_refit"].update(
         command=_command_line(), init=str(init), data=str(data)
     )
-    return _measure_and_save(stage, refitted, data, out, device)
+    measured = _measure_and_save(stage, refitted, data, out, device)
+    measured.made_from = {"init": str(init), "refit_on": [str(p) for p in sources]}
+    return measured

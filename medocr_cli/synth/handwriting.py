@@ -6,9 +6,16 @@ width. Hershey stroke fonts are drawn as anti-aliased polylines with the same ji
 line then goes through a smooth random (elastic) displacement field and a small rotation, on a
 canvas grown so that nothing is clipped.
 
+Optional effects make a line look less like a font and more like a pen, each drawn with its
+own probability (`EFFECT_ODDS`): words of one line at slightly different sizes, a baseline that
+bows across the line, a pen width that swells and thins along the strokes, and ink density
+(pressure) that varies along the words. They are drawn from a child of the caller's generator
+(`Generator.spawn`), which leaves the caller's stream where it was: the glyph jitter and
+everything the caller draws afterwards are the same with or without them.
+
 Each word is drawn into its own buffer and every buffer goes through the same distortion, so the
 word boxes (and the line box, their union) are the tight boxes of the final pixels: the labels
-stay exact however much the line is bent.
+stay exact however much the line is bent, swollen or faded.
 """
 
 from __future__ import annotations
@@ -31,7 +38,11 @@ from medocr_cli.synth.text_layer import (
     LineLabel,
     TextLayer,
     WordLabel,
+    drop_faint,
     empty_layer,
+    fade_ink,
+    smooth_field,
+    swell_ink,
     tight_box,
     union_box,
 )
@@ -56,6 +67,51 @@ LIGHT_PENS: tuple[tuple[int, int, int], ...] = (
 #: fonts; taller for the scripts, whose lower case is small next to their looped capitals.
 _HERSHEY_CAP = {"cursive": 0.9, "scripts": 0.9, "scriptc": 0.9}
 _HERSHEY_CAP_DEFAULT = 0.68
+
+
+#: Probability of each optional effect per line: words at different sizes, a bowed baseline,
+#: a pen width varying along the strokes, ink density varying along the words.
+EFFECT_ODDS: dict[str, float] = {"word_sizes": 0.5, "arc": 0.35, "swell": 0.4, "pressure": 0.5}
+
+
+@dataclass(frozen=True)
+class _Effects:
+    """The optional effects of one line (each off when its value is neutral)."""
+
+    word_scales: tuple[float, ...]  # size factor of each word (all 1.0: off)
+    arc: float  # px the baseline bows by at the middle of the line (0: off)
+    span: float  # px of line the bow spans
+    swell: int  # px the pen swells by where the swell field is high (0: off)
+    pressure: float  # lowest ink density along the words (1.0: off)
+    rng: np.random.Generator  # draws the swell and pressure fields
+
+    def lift(self, x: float) -> float:
+        """Baseline offset (px, down positive) `x` px into the line."""
+        return self.arc * math.sin(math.pi * min(max(x / self.span, 0.0), 1.0))
+
+
+def _draw_effects(rng: np.random.Generator, px: int, words: int, chars: int) -> _Effects:
+    """Draw a line's optional effects from its own generator (see `EFFECT_ODDS`)."""
+
+    def on(name: str) -> bool:
+        return bool(rng.random() < EFFECT_ODDS[name])
+
+    scales = (1.0,) * words
+    if on("word_sizes"):
+        sigma = float(rng.uniform(0.03, 0.08))
+        scales = tuple(float(v) for v in np.clip(rng.normal(1.0, sigma, words), 0.85, 1.15))
+    arc = px * float(np.clip(rng.normal(0.0, 0.15), -0.3, 0.3)) if on("arc") else 0.0
+    swell = 1 if on("swell") and px >= 16 else 0  # small text stays as thin as a nib draws it
+    pressure = float(rng.uniform(0.6, 0.85)) if on("pressure") else 1.0
+    return _Effects(scales, arc, max(float(px), 0.55 * px * chars), swell, pressure, rng)
+
+
+def _child_rng(rng: np.random.Generator) -> np.random.Generator:
+    """A child generator whose draws leave `rng`'s own stream untouched (`Generator.spawn`)."""
+    try:
+        return rng.spawn(1)[0]
+    except (TypeError, ValueError, AttributeError):  # a generator without a seed sequence
+        return np.random.default_rng(int(rng.integers(2**63)))
 
 
 @dataclass(frozen=True)
@@ -111,13 +167,14 @@ def _draw_hand(rng: np.random.Generator, px: int, stroke_font: bool) -> _Hand:
 
 
 def _glyph_matrix(
-    rng: np.random.Generator, hand: _Hand, pen_x: float, baseline: float
+    rng: np.random.Generator, hand: _Hand, pen_x: float, baseline: float, word_scale: float = 1.0
 ) -> tuple[np.ndarray, float]:
     """Draw one glyph's jitter: (2x3 affine from glyph to canvas coordinates, size factor).
 
-    Glyph coordinates have their origin at the pen point on the baseline.
+    Glyph coordinates have their origin at the pen point on the baseline; `word_scale` is the
+    size of the glyph's word relative to the line's.
     """
-    scale = 1.0 + float(rng.normal(0.0, hand.size_jitter))
+    scale = word_scale * (1.0 + float(rng.normal(0.0, hand.size_jitter)))
     theta = float(rng.normal(0.0, hand.angle_jitter))
     dx, dy = (float(v) for v in rng.normal(0.0, hand.pos_jitter, 2))
     wobble = hand.wobble_amp * math.sin(
@@ -157,6 +214,7 @@ def _draw_ttf(
     font: FontSpec,
     px: int,
     hand: _Hand,
+    effects: _Effects,
     shape: tuple[int, int],
     origin: tuple[float, float],
 ) -> list[np.ndarray]:
@@ -164,10 +222,11 @@ def _draw_ttf(
     space = glyph(font.path, px, " ").advance * hand.space
     pen_x, baseline = origin
     buffers = []
-    for word in words:
+    for word, word_scale in zip(words, effects.word_scales, strict=True):
         canvas = np.zeros(shape, np.uint8)
         for ch in word:
-            m, scale = _glyph_matrix(rng, hand, pen_x, baseline)
+            lifted = baseline + effects.lift(pen_x - origin[0])
+            m, scale = _glyph_matrix(rng, hand, pen_x, lifted, word_scale)
             size = max(4, round(px * scale))
             g = glyph(font.path, size, ch)
             # glyph pixel (col, row) sits at (col + left, row + top) around the pen, at `size`:
@@ -193,6 +252,7 @@ def _draw_hershey(
     font: FontSpec,
     px: int,
     hand: _Hand,
+    effects: _Effects,
     shape: tuple[int, int],
     origin: tuple[float, float],
 ) -> list[np.ndarray]:
@@ -204,13 +264,14 @@ def _draw_hershey(
     space = 0.7 * (space_glyph.width if space_glyph else 16.0) * unit * hand.space
     pen_x, baseline = origin
     buffers = []
-    for word in words:
+    for word, word_scale in zip(words, effects.word_scales, strict=True):
         canvas = np.zeros(shape, np.uint8)
         for ch in word:
             glyph = hf.glyphs.get(ch)
             if glyph is None:
                 continue
-            m, scale = _glyph_matrix(rng, hand, pen_x, baseline)
+            lifted = baseline + effects.lift(pen_x - origin[0])
+            m, scale = _glyph_matrix(rng, hand, pen_x, lifted, word_scale)
             for stroke in glyph.strokes:
                 if len(stroke) < 2:
                     continue
@@ -249,7 +310,9 @@ def _elastic_rotation_maps(
     # displacement: a coarse Gaussian grid, one node about every 1.5 font sizes, upsampled
     gw = max(2, round(out_w / (1.5 * px)) + 1)
     gh = max(2, round(out_h / (1.5 * px)) + 1)
-    grid = rng.normal(0.0, amp, (2, gh, gw)).astype(np.float32)
+    # from a child generator: how many values the grid takes (the line's size, which the
+    # effects change) must not move the caller's stream
+    grid = _child_rng(rng).normal(0.0, amp, (2, gh, gw)).astype(np.float32)
     field_x = cv2.resize(grid[0], (out_w, out_h), interpolation=cv2.INTER_CUBIC)
     field_y = cv2.resize(grid[1], (out_w, out_h), interpolation=cv2.INTER_CUBIC)
     ys, xs = np.mgrid[0:out_h, 0:out_w].astype(np.float32)
@@ -270,9 +333,11 @@ def render_handwritten(
 
     Font files are drawn glyph by glyph and Hershey fonts as strokes, with per-glyph jitter,
     slant, baseline wobble and pen width drawn from `rng`, then bent by an elastic field and
-    rotated by up to 8 degrees. The ink is the given colour or (60%) a pen of the same lightness
-    (blue, black, dark red, green for dark colours; white, yellow, light blue... for light ones),
-    so the caller's choice of contrast holds.
+    rotated by up to 8 degrees. The optional effects (`EFFECT_ODDS`: word sizes, a bowed
+    baseline, a varying pen width, varying ink density) come from children of `rng`, so the
+    draws `rng` itself makes, here and after, do not depend on them. The ink is the given
+    colour or (60%) a pen of the same lightness (blue, black, dark red, green for dark colours;
+    white, yellow, light blue... for light ones), so the caller's choice of contrast holds.
 
     Args:
         rng: The generator all randomness comes from (same state -> same layer).
@@ -304,18 +369,24 @@ def render_handwritten(
     ink = _pen_colour(rng, (int(colour[0]), int(colour[1]), int(colour[2])))
     hand = _draw_hand(rng, px, stroke_font)
     words = _layout_words(text)
+    effects = _draw_effects(_child_rng(rng), px, len(words), len(text))
 
     # generous canvas: glyphs of handwriting faces overhang far beyond their advance
     n = len(text)
     margin = int(2.0 * px) + 4
-    width = int(n * px * (1.0 + abs(hand.slant)) + abs(hand.tracking) * n) + 2 * margin
+    grow = max(effects.word_scales)
+    width = int(n * px * grow * (1.0 + abs(hand.slant)) + abs(hand.tracking) * n) + 2 * margin
     height = int(px * (2.5 + abs(hand.drift) * n)) + 2 * margin
     origin = (
         float(margin),
         margin + 1.2 * px + (abs(hand.drift) * n * px if hand.drift < 0 else 0),
     )
     draw = _draw_hershey if stroke_font else _draw_ttf
-    buffers = draw(rng, words, font, px, hand, (height, width), origin)
+    buffers = draw(rng, words, font, px, hand, effects, (height, width), origin)
+    if effects.swell and hand.pen < 2:  # a pen width swelling and thinning along the strokes
+        field = smooth_field(effects.rng, (height, width), 1.5 * px)
+        # mostly all or nothing: a soft blend would look like a glow, not a wider nib
+        buffers = swell_ink(buffers, effects.swell, np.clip((field - 0.5) * 8.0, 0.0, 1.0))
 
     boxes = [tight_box(b) for b in buffers]
     if any(b is None for b in boxes):
@@ -328,8 +399,8 @@ def render_handwritten(
     crops = [b[cy0:cy1, cx0:cx1] for b in buffers]
 
     map_x, map_y, _ = _elastic_rotation_maps(rng, (cy1 - cy0, cx1 - cx0), px)
-    warped = [
-        cv2.remap(c, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    warped = [  # without the warp's faint bilinear fringe, which no eye sees as ink
+        drop_faint(cv2.remap(c, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT))
         for c in crops
     ]
     if any(not w.any() for w in warped):  # a word lost to the warp (never seen): keep it straight
@@ -343,8 +414,12 @@ def render_handwritten(
     alpha = np.zeros((ly1 - ly0, lx1 - lx0), np.uint8)
     for w in warped:
         np.maximum(alpha, w[ly0:ly1, lx0:lx1], out=alpha)
-    scaled = np.rint(alpha.astype(np.float32) * strength).astype(np.uint8)
-    alpha = np.where(alpha > 0, np.maximum(scaled, 1), 0).astype(np.uint8)
+    if effects.pressure < 1.0:  # ink density varying along the words, as pen pressure does,
+        # in place of the even fade and about as strong on average, so faint styles stay legible
+        field = smooth_field(effects.rng, alpha.shape, float(px))
+        alpha = fade_ink(alpha, effects.pressure + (1.0 - effects.pressure) * field)
+    else:
+        alpha = fade_ink(alpha, strength)
     rgba = np.empty((*alpha.shape, 4), np.uint8)
     rgba[..., :3] = ink
     rgba[..., 3] = alpha

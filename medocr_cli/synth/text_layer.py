@@ -5,13 +5,18 @@ really holds, never from font metrics, so the boxes every model trains on are ex
 is the tight box of that line's visible pixels (outline and shadow included), its word boxes lie
 inside it and together cover all of them, and no visible pixel lies outside every line box.
 `check_layer` verifies these invariants; the tests run it over many fonts, sizes and seeds.
+The ink operations the renderers use to look less like a font (`fade_ink`, `swell_ink`,
+`drop_faint`, over a `smooth_field`) are here too, each written so the labels, measured after
+it, still hold.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 Box = tuple[int, int, int, int]
@@ -91,6 +96,53 @@ def union_box(boxes: Iterable[Box]) -> Box | None:
         max(b[2] for b in boxes),
         max(b[3] for b in boxes),
     )
+
+
+def fade_ink(alpha: np.ndarray, factor: float | np.ndarray) -> np.ndarray:
+    """Scale a uint8 alpha by `factor` (a number or a per-pixel array in 0-1), keeping its ink.
+
+    Every pixel with alpha > 0 keeps alpha >= 1, so the text mask and the tight boxes, which
+    count alpha > 0, are those of the unfaded ink: fading (pen pressure, a drying pen) changes
+    how the text looks, never what its labels say.
+    """
+    scaled = np.rint(alpha.astype(np.float32) * factor).astype(np.uint8)
+    return np.where(alpha > 0, np.maximum(scaled, 1), 0).astype(np.uint8)
+
+
+#: Coverage (of 255) below which `drop_faint` takes a pixel for no ink.
+FAINT = 24
+
+
+def drop_faint(coverage: np.ndarray, floor: int = FAINT) -> np.ndarray:
+    """Zero the pixels of a uint8 coverage buffer below `floor` (in place; returned too).
+
+    Resampling (a warp, a rotation) leaves a fringe of barely covered pixels around strokes.
+    Under a tenth of a pixel covered changes a faint line (10-30 grey levels) by under 3
+    levels, often by none: kept, it would put unchanged pixels into the text mask.
+    """
+    coverage[coverage < floor] = 0
+    return coverage
+
+
+def smooth_field(rng: np.random.Generator, shape: tuple[int, int], cell: float) -> np.ndarray:
+    """A smooth random float32 field in [0, 1]: uniform values every `cell` px, bicubic between.
+
+    What varies slowly along a line of ink (pen pressure, pen width) is drawn from it.
+    """
+    h, w = shape
+    grid = rng.random((max(2, math.ceil(h / cell) + 1), max(2, math.ceil(w / cell) + 1)))
+    field = cv2.resize(grid.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    return np.clip(field, 0.0, 1.0)
+
+
+def swell_ink(buffers: list[np.ndarray], radius: int, field: np.ndarray) -> list[np.ndarray]:
+    """Thicken the ink of uint8 buffers by up to `radius` px, as much as `field` (0-1) says there.
+
+    A pen width that varies along the strokes. Ink is only ever added, and the boxes are to be
+    measured on the result, so the labels follow the ink actually drawn.
+    """
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return [np.maximum(b, (cv2.dilate(b, kernel) * field).astype(np.uint8)) for b in buffers]
 
 
 def shift_box(box: Box, dx: int, dy: int) -> Box:

@@ -26,6 +26,7 @@ from medocr_cli.io.atomic import write_text_atomic
 from medocr_cli.io.checkpoints import load_checkpoint, save_checkpoint
 from medocr_cli.models.checkpoint import load_weights
 from medocr_cli.training.plots import plot_curves
+from medocr_cli.types import Progress, notify_advance, notify_start
 
 
 class Task(Protocol):
@@ -80,6 +81,8 @@ class FitConfig:
         grad_clip: Clip the gradient norm to this (0 = off).
         quiet: No progress bars.
         trained_with: Provenance stored in the checkpoint (command, data seed...).
+        progress: Started with the number of epochs, advanced with each epoch's row (what
+            `history.json` holds); the bars drawn here are separate (`quiet` turns them off).
     """
 
     out: Path
@@ -96,6 +99,7 @@ class FitConfig:
     grad_clip: float = 0.0
     quiet: bool = False
     trained_with: dict[str, Any] = field(default_factory=dict)
+    progress: Progress[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -207,6 +211,7 @@ def fit(task: Task, config: FitConfig) -> FitResult:
     total_steps = steps_per_epoch * config.epochs
     started = time.perf_counter()
     stopped_early = False
+    notify_start(config.progress, config.epochs)
     for epoch in range(start_epoch, config.epochs + 1):
         if bad_epochs >= config.patience:
             stopped_early = True
@@ -254,6 +259,7 @@ def fit(task: Task, config: FitConfig) -> FitResult:
             bad_epochs += 1
         task.after_epoch(epoch, out)
         _log_epoch(row, config.monitor, epoch == best_epoch, config.quiet)
+        notify_advance(config.progress, row)
         save_checkpoint(
             last_path,
             {

@@ -14,9 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from medocr_cli.models.detector.boxes import boxes_from_map
 from medocr_cli.models.detector.data import DetectorSplit
-from medocr_cli.models.detector.network import forward_frames
+from medocr_cli.models.detector.predictor import Detector
 
 #: A line is found when predicted boxes cover at least this share of its box area.
 COVER = 0.9
@@ -39,15 +38,18 @@ def predict_boxes(
     batch: int = 8,
     fits: tuple[str, ...] = ("cover",),
 ) -> dict[str, list[list[tuple[int, int, int, int, float]]]]:
-    """Return the predicted line boxes of every image of a split, for each box fit."""
+    """Return the predicted line boxes of every image of a split, for each box fit.
+
+    The boxes come from the same predictor `scrub` uses (`Detector`: batching, tiling of large
+    frames, coarse pass, box post-processing), fed the network inputs the split caches.
+    """
+    detector = Detector.from_model(model, spec, device)
     boxes: dict[str, list[list[tuple[int, int, int, int, float]]]] = {f: [] for f in fits}
     for start in range(0, len(split), batch):
-        idx = range(start, min(len(split), start + batch))
-        maps = forward_frames(model, spec, [split.frame(i) for i in idx], device)
-        for i, m in zip(idx, maps, strict=True):
-            shape = (int(split.shapes[i][0]), int(split.shapes[i][1]))
-            for name in fits:
-                boxes[name].append(boxes_from_map(m[0], spec, shape, m[1], fit=name))
+        inputs = [split.frame(i) for i in range(start, min(len(split), start + batch))]
+        for per_fit in detector.boxes_of_inputs(inputs, batch, fits):
+            for name, found in zip(fits, per_fit, strict=True):
+                boxes[name].append([(b.x0, b.y0, b.x1, b.y1, b.score) for b in found])
     return boxes
 
 

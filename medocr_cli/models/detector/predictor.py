@@ -8,11 +8,13 @@ are grown back into line boxes (`boxes.boxes_from_map`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from medocr_cli.models import zoo
 from medocr_cli.models.detector.boxes import boxes_from_map
@@ -28,8 +30,26 @@ TILE_OVERLAP = 128
 COARSE_SIDE = 1024
 
 
+@dataclass(frozen=True)
+class Tiling:
+    """How the predictor cuts large frames: tile size, tile context and coarse-pass side.
+
+    The defaults are the shipped behaviour; a test or a benchmark passes smaller values to run
+    the tiling and coarse code paths on small frames.
+    """
+
+    tile: int = TILE
+    overlap: int = TILE_OVERLAP
+    coarse_side: int = COARSE_SIDE
+
+
 class Detector:
-    """A loaded detector checkpoint, ready to find text lines in batches of frames."""
+    """A loaded detector checkpoint, ready to find text lines in batches of frames.
+
+    Frames come in as 8-bit display frames (grey or RGB); the training evaluation passes the
+    network inputs its cache holds instead (`prepared=True` in the box methods), so the card's
+    figures go through the same batching, tiling and box post-processing as `scrub`.
+    """
 
     def __init__(
         self,
@@ -38,6 +58,7 @@ class Detector:
         *,
         needed_by: str | None = None,
         instead: str | None = None,
+        tiling: Tiling | None = None,
     ) -> None:
         """Load `weights` (a `detector.pt`) onto `device` through the zoo.
 
@@ -47,11 +68,31 @@ class Detector:
             WeightsError: It does not hold a valid detector checkpoint.
         """
         loaded = zoo.load("detector", weights, device, needed_by=needed_by, instead=instead)
-        self.path = Path(weights)
+        self.path: Path | None = Path(weights)
         self.spec: dict[str, Any] = loaded.raw_spec()
         self.metrics: dict[str, Any] = dict(loaded.metrics)
         self.device = torch.device(device)
-        self.model = loaded.model
+        self.model: nn.Module = loaded.model
+        self.tiling = tiling or Tiling()
+
+    @classmethod
+    def from_model(
+        cls,
+        model: nn.Module,
+        spec: dict[str, Any],
+        device: str | torch.device = "cpu",
+        *,
+        tiling: Tiling | None = None,
+    ) -> Detector:
+        """Wrap a network already in memory (training's evaluation, a test's stand-in)."""
+        detector = cls.__new__(cls)
+        detector.path = None
+        detector.spec = spec
+        detector.metrics = {}
+        detector.device = torch.device(device)
+        detector.model = model
+        detector.tiling = tiling or Tiling()
+        return detector
 
     @classmethod
     def from_weights_dir(
@@ -65,46 +106,53 @@ class Detector:
         """Load `detector.pt` from the weights folder (`--weights`, MEDOCR_WEIGHTS, shipped)."""
         return cls(zoo.locate("detector", folder), device, needed_by=needed_by, instead=instead)
 
-    def _maps(self, frames: Sequence[np.ndarray], batch_size: int) -> list[np.ndarray]:
+    def _maps(
+        self, frames: Sequence[np.ndarray], batch_size: int, prepared: bool = False
+    ) -> list[np.ndarray]:
         """Return the (2, h/2, w/2) core and text maps of every frame.
 
-        Frames larger than `TILE` on a side go through the network in overlapping tiles
-        (`tiled_maps`), so memory stays bounded on 100-megapixel images.
+        Frames larger than `tiling.tile` on a side go through the network in overlapping tiles
+        (`tiled_maps`), so memory stays bounded on 100-megapixel images. With `prepared`, the
+        frames are already (2, H, W) network inputs (`network.to_input`).
         """
+        tile = self.tiling.tile
         maps: list[np.ndarray | None] = [
-            self.tiled_maps(f) if max(f.shape[:2]) > TILE else None for f in frames
+            self.tiled_maps(f, prepared) if max(_size(f, prepared)) > tile else None for f in frames
         ]
         small = [i for i, m in enumerate(maps) if m is None]
         for start in range(0, len(small), batch_size):
             chunk = small[start : start + batch_size]
-            inputs = [to_input(frames[i]) for i in chunk]
+            inputs = [frames[i] if prepared else to_input(frames[i]) for i in chunk]
             outputs = forward_frames(self.model, self.spec, inputs, self.device)
             for i, m in zip(chunk, outputs, strict=True):
                 maps[i] = m
         return [
-            self._with_coarse(f, m) if max(f.shape[:2]) > COARSE_SIDE else m
+            self._with_coarse(f, m, prepared)
+            if max(_size(f, prepared)) > self.tiling.coarse_side
+            else m
             for f, m in zip(frames, maps, strict=True)
         ]
 
-    def _with_coarse(self, frame: np.ndarray, maps: np.ndarray) -> np.ndarray:
-        """Add what the network sees in the frame shrunk to `COARSE_SIDE` px (pixel-wise max).
+    def _with_coarse(self, frame: np.ndarray, maps: np.ndarray, prepared: bool) -> np.ndarray:
+        """Add what the network sees in the frame shrunk to `tiling.coarse_side` (pixel-wise max).
 
         The network was trained on 512 px images whose text lines are 8-60 px high. A large
         scan (a 3000 px radiograph, a 100-megapixel image) carries its overlay text in
         proportion, 50-150 px high, which the full-resolution pass only sees in fragments; shrunk,
         that text is in the trained range again. The coarse maps are resized back and merged
-        into the full-resolution ones, so small and large text are both found.
+        into the full-resolution ones, so small and large text are both found. A prepared input
+        is shrunk channel by channel (its chroma then approximates that of a shrunk frame).
         """
         import cv2
 
-        rows, cols = frame.shape[:2]
-        factor = COARSE_SIDE / max(rows, cols)
-        small = cv2.resize(
-            frame,
-            (max(1, round(cols * factor)), max(1, round(rows * factor))),
-            interpolation=cv2.INTER_AREA,
-        )
-        (coarse,) = forward_frames(self.model, self.spec, [to_input(small)], self.device)
+        rows, cols = _size(frame, prepared)
+        factor = self.tiling.coarse_side / max(rows, cols)
+        size = (max(1, round(cols * factor)), max(1, round(rows * factor)))
+        if prepared:
+            small = np.stack([cv2.resize(c, size, interpolation=cv2.INTER_AREA) for c in frame])
+        else:
+            small = to_input(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
+        (coarse,) = forward_frames(self.model, self.spec, [small], self.device)
         out = maps.copy()
         size = (maps.shape[2], maps.shape[1])
         for k in range(maps.shape[0]):
@@ -113,23 +161,28 @@ class Detector:
             )
         return out
 
-    def tiled_maps(self, frame: np.ndarray) -> np.ndarray:
-        """Return the maps of one large frame, computed in `TILE` px tiles with `TILE_OVERLAP`.
+    def tiled_maps(self, frame: np.ndarray, prepared: bool = False) -> np.ndarray:
+        """Return the maps of one large frame, computed in `tiling.tile` px tiles with overlap.
 
         Each tile keeps only its centre (the overlap halves at inner edges), so lines crossing a
         tile border see the same context as in one pass and the stitched map has no seams; the
-        line boxes are then made from the whole stitched map.
+        line boxes are then made from the whole stitched map. `network.to_input` works pixel by
+        pixel, so a tile of a prepared input is the input of the same tile of the frame.
         """
-        rows, cols = frame.shape[:2]
+        rows, cols = _size(frame, prepared)
         stride = int(self.spec.get("out_stride", 2))
         out = np.zeros((2, -(-rows // stride), -(-cols // stride)), np.float32)
-        step = TILE - 2 * TILE_OVERLAP
+        tile, overlap = self.tiling.tile, self.tiling.overlap
+        step = tile - 2 * overlap
         for top in range(0, rows, step):
             for left in range(0, cols, step):
-                y0, x0 = max(0, top - TILE_OVERLAP), max(0, left - TILE_OVERLAP)
-                y1, x1 = min(rows, top + step + TILE_OVERLAP), min(cols, left + step + TILE_OVERLAP)
-                tile = to_input(np.ascontiguousarray(frame[y0:y1, x0:x1]))
-                (m,) = forward_frames(self.model, self.spec, [tile], self.device)
+                y0, x0 = max(0, top - overlap), max(0, left - overlap)
+                y1, x1 = min(rows, top + step + overlap), min(cols, left + step + overlap)
+                if prepared:
+                    part = np.ascontiguousarray(frame[:, y0:y1, x0:x1])
+                else:
+                    part = to_input(np.ascontiguousarray(frame[y0:y1, x0:x1]))
+                (m,) = forward_frames(self.model, self.spec, [part], self.device)
                 ky0, kx0 = (top - y0) // stride, (left - x0) // stride
                 ty0, tx0 = top // stride, left // stride
                 ty1 = min(out.shape[1], -(-min(rows, top + step) // stride))
@@ -166,16 +219,19 @@ class Detector:
         batch_size: int,
         frame_indices: Sequence[int] | None,
         fits: tuple[str, ...],
+        prepared: bool = False,
     ) -> list[list[list[Box]]]:
         """Return, per frame, one list of boxes per entry of `fits` (same lines, same order)."""
         if frame_indices is not None and len(frame_indices) != len(frames):
             raise ValueError("frame_indices must have one entry per frame")
         results = []
-        for n, (frame, maps) in enumerate(zip(frames, self._maps(frames, batch_size), strict=True)):
+        all_maps = self._maps(frames, batch_size, prepared)
+        for n, (frame, maps) in enumerate(zip(frames, all_maps, strict=True)):
             index = int(frame_indices[n]) if frame_indices is not None else 0
+            shape = _size(frame, prepared)
             per_fit = []
             for fit in fits:
-                found = boxes_from_map(maps[0], self.spec, frame.shape[:2], maps[1], fit=fit)
+                found = boxes_from_map(maps[0], self.spec, shape, maps[1], fit=fit)
                 per_fit.append(
                     [
                         Box(index, x0, y0, x1, y1, "", "text", score, "detector")
@@ -253,3 +309,18 @@ class Detector:
         for cover, tight in self._boxes(frames, batch_size, frame_indices, ("cover", "tight")):
             out.append(list(zip(cover, tight, strict=True)))
         return out
+
+    def boxes_of_inputs(
+        self, inputs: Sequence[np.ndarray], batch_size: int, fits: tuple[str, ...]
+    ) -> list[list[list[Box]]]:
+        """Return, per (2, H, W) network input, one list of line boxes per entry of `fits`.
+
+        For the training evaluation, whose cache holds network inputs rather than frames.
+        """
+        return self._boxes(inputs, batch_size, None, fits, prepared=True)
+
+
+def _size(frame: np.ndarray, prepared: bool) -> tuple[int, int]:
+    """The (rows, cols) of a display frame, or of a prepared (2, H, W) network input."""
+    rows, cols = frame.shape[1:3] if prepared else frame.shape[:2]
+    return int(rows), int(cols)

@@ -33,7 +33,12 @@ from medocr_cli.training.manifest import read_dataset_image, records_of
 SOURCE_MARGIN = 10
 #: The margin of the generator's saved crops (`pipeline/generate_dataset.CROP_MARGIN`).
 EVAL_MARGIN = 4
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+#: Hard-text styles the recognizer does not read: turned or vertical lines, whose axis-aligned
+#: box is not a horizontal line (`synth/hard_text.py`); scrub removes them through the detector
+#: without reading them. Tilted lines are read up to `MAX_TILT` degrees.
+UNREAD_STYLES = frozenset({"rot90", "rot180", "rot270", "vertical-edge"})
+MAX_TILT = 4.0
 
 
 @dataclass
@@ -115,8 +120,18 @@ def _cache_file(root: Path, split: str) -> Path:
     return root / ".medocr-cache" / f"recognizer-{split}-{stamp}.npz"
 
 
+def _readable(item: dict) -> bool:
+    """Whether a manifest line is one the recognizer reads: horizontal, tilted a little at most."""
+    if item.get("style") in UNREAD_STYLES:
+        return False
+    return item.get("style") != "tilt" or abs(float(item.get("angle") or 0.0)) <= MAX_TILT
+
+
 def load_lines(root: Path, split: str, *, cache: bool = True) -> LineSet:
     """Return every text line of `split` of the dataset at `root` (cached on disk).
+
+    Lines of the hard-text styles the recognizer does not read (`UNREAD_STYLES`, tilts over
+    `MAX_TILT`) are left out of training and of the reported CER.
 
     Raises:
         UsageError: The split is unknown or empty.
@@ -140,7 +155,9 @@ def load_lines(root: Path, split: str, *, cache: bool = True) -> LineSet:
     parts: list[np.ndarray] = []
     shapes, boxes, texts, kinds, fonts = [], [], [], [], []
     for record in records:
-        items = [it for it in record.get("items", []) if it.get("text", "").strip()]
+        items = [
+            it for it in record.get("items", []) if it.get("text", "").strip() and _readable(it)
+        ]
         if not items:
             continue
         grey = to_grey(_read_display(root / record["image"]))

@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from medocr_cli.pipeline.scrub.models import RunModels, load_run_models
     from medocr_cli.pipeline.scrub.run import (
         Job,
-        Progress,
         ScrubOne,
         ScrubSummary,
         plan_jobs,
@@ -66,7 +65,6 @@ _EXPORTS = {
     "clean_frames": "engine",
     "scrub_file": "engine",
     "Job": "run",
-    "Progress": "run",
     "ScrubOne": "run",
     "ScrubSummary": "run",
     "plan_jobs": "run",
@@ -78,7 +76,6 @@ __all__ = [
     "FLAGGED_MODES",
     "HEADER_MODES",
     "Job",
-    "Progress",
     "RunModels",
     "ScrubConfig",
     "ScrubOne",

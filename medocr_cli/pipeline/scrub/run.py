@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from medocr_cli.errors import OutputError, UsageError
 from medocr_cli.io.walk import (
@@ -43,7 +43,7 @@ from medocr_cli.pipeline.scrub.journal import (
 )
 from medocr_cli.pipeline.scrub.models import RunModels, load_run_models
 from medocr_cli.stages.printed import check_tesseract
-from medocr_cli.types import FileResult, Status
+from medocr_cli.types import FileResult, Progress, Status, notify_advance, notify_start
 
 if TYPE_CHECKING:
     from medocr_cli.io.deid_header import HeaderDeidentifier
@@ -51,16 +51,6 @@ if TYPE_CHECKING:
 #: The per-file step of a run: `engine.scrub_file` or what a caller gives in its place
 #: (called as `scrub_file` is: item, target, config, header, models, replace_ok).
 ScrubOne = Callable[..., FileResult]
-
-
-class Progress(Protocol):
-    """Receives progress from a folder run (the CLI draws a bar with it)."""
-
-    def start(self, total: int) -> None:
-        """Called once with the number of files found."""
-
-    def advance(self, result: FileResult) -> None:
-        """Called after each file."""
 
 
 @dataclass
@@ -249,7 +239,7 @@ def _record(journal: Journal, result: FileResult) -> None:
 
 def run_scrub(
     config: ScrubConfig,
-    progress: Progress | None = None,
+    progress: Progress[FileResult] | None = None,
     models: RunModels | None = None,
     scrub_one: ScrubOne | None = None,
 ) -> ScrubSummary:
@@ -309,8 +299,7 @@ def run_scrub(
         jobs = plan_jobs(items, config, previous)
         sweep(previous, config.output / QUARANTINE_DIR)
         journal = Journal(config.output)
-        if progress is not None:
-            progress.start(len(items))
+        notify_start(progress, len(items))
         results: list[FileResult] = []
         stopped = False
         t0 = time.perf_counter()
@@ -320,8 +309,7 @@ def run_scrub(
             ):
                 _record(journal, result)
                 results.append(result)
-                if progress is not None:
-                    progress.advance(result)
+                notify_advance(progress, result)
                 if result.status == Status.FAILED and config.stop_on_error:
                     stopped = True
                     break

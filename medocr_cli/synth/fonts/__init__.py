@@ -15,8 +15,15 @@ of them is dropped), and the fonts reserved for independent evaluation (`fonts-s
 `fonts-kristi`, `fonts-rufscript`, `fonts-ecolier-court`) are refused by path and by name even
 though the catalogue never names them.
 
+More handwriting families come from npm's `@fontsource/*` packages (Google Fonts, SIL OFL),
+fetched into a font cache by `make fonts` (`python -m medocr_cli.synth.fonts.fetch`): their
+table, with a pinned version, a style bucket and a split per family, is in `fetched`. Only
+generate-dataset and training use them (`font_pools(split, cache)`, `set_font_cache`);
+without the cache the pools are the Debian and Hershey ones alone, exactly as before.
+
 The package holds the catalogue tables and the split rule (`catalogue`), loading and
-rasterising faces and Hershey fonts (`faces`), and the per-split pools (`pools`).
+rasterising faces and Hershey fonts (`faces`), the fetched families (`fetched`) and their
+fetch (`fetch`), and the per-split pools (`pools`).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from medocr_cli.synth.fonts.catalogue import (
     HERSHEY_FONTS,
     RESERVED_MARKERS,
     is_reserved,
+    is_reserved_path,
 )
 from medocr_cli.synth.fonts.faces import (
     FontSpec,
@@ -42,29 +50,50 @@ from medocr_cli.synth.fonts.faces import (
     mask_to_array,
     missing_chars,
 )
-from medocr_cli.synth.fonts.pools import SPLITS, caps_only, choose_font, font_family, font_pools
+from medocr_cli.synth.fonts.fetched import (
+    FETCHED_FAMILIES,
+    FetchedFamily,
+    cached_family_count,
+    default_cache,
+)
+from medocr_cli.synth.fonts.pools import (
+    SPLITS,
+    caps_only,
+    choose_font,
+    font_cache,
+    font_family,
+    font_pools,
+    set_font_cache,
+)
 
 __all__ = [
+    "FETCHED_FAMILIES",
     "FONT_DIRS",
     "HERSHEY_FONTS",
     "RESERVED_MARKERS",
     "SPLITS",
+    "FetchedFamily",
     "FontSpec",
     "Glyph",
     "HersheyFont",
     "HersheyGlyph",
     "bitmap_strikes",
+    "cached_family_count",
     "caps_only",
     "check_drawable",
     "choose_font",
+    "default_cache",
     "drawable_chars",
+    "font_cache",
     "font_family",
     "font_pools",
     "glyph",
     "hershey_name",
     "is_reserved",
+    "is_reserved_path",
     "load_font",
     "load_hershey",
     "mask_to_array",
     "missing_chars",
+    "set_font_cache",
 ]

@@ -8,13 +8,24 @@ installed. Nothing here opens a font file.
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 #: Folders searched (recursively) for font files.
 FONT_DIRS: tuple[str, ...] = ("/usr/share/fonts", "/usr/local/share/fonts")
 
-#: Name fragments of the fonts reserved for independent evaluation: never used, whatever the path.
-RESERVED_MARKERS: tuple[str, ...] = ("sjfonts", "kristi", "rufscript", "ecolier")
+#: Name fragments of the fonts reserved for independent evaluation: never used, whatever the path
+#: or source (Debian's fonts-sjfonts, fonts-kristi, fonts-rufscript, fonts-ecolier-court, and
+#: the same designs from npm or elsewhere: Kristi, SteveHand and Delphine of sjfonts, Rufscript,
+#: Ecolier). Matched case-blind, also with spaces, dashes and underscores removed ("Steve Hand").
+RESERVED_MARKERS: tuple[str, ...] = (
+    "sjfonts",
+    "kristi",
+    "rufscript",
+    "ecolier",
+    "stevehand",
+    "delphine",
+)
 
 _FONT_SUFFIXES = (".ttf", ".otf", ".otb")
 
@@ -124,9 +135,26 @@ _TEST_OFFSET: dict[str, int] = {"printed": 3, "handwritten": 1}
 
 
 def is_reserved(text: str) -> bool:
-    """Tell whether a path or font name belongs to a font reserved for independent evaluation."""
-    low = text.lower()
-    return any(marker in low for marker in RESERVED_MARKERS)
+    """Tell whether a path or font name belongs to a font reserved for independent evaluation.
+
+    The text is folded to ASCII first (accents and full-width letters: "Écolier", "ＫＲＩＳＴＩ"),
+    then matched as it is (lower-cased) and with every character but letters, digits and "/"
+    removed, so "Steve Hand", "steve-hand" and "@fontsource/kristi" are caught too.
+    """
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    low = folded.lower()
+    squeezed = re.sub(r"[^a-z0-9/]", "", low)
+    return any(marker in low or marker in squeezed for marker in RESERVED_MARKERS)
+
+
+def is_reserved_path(path: str | Path) -> bool:
+    """Tell whether a font file is reserved, judged by its folder and file name.
+
+    Only the last two parts count (`kristi/Kristi.ttf`, `caveat/caveat-400.ttf`): where the
+    fonts live above them (a home folder such as /home/kristine, a cache chosen by the user) says
+    nothing about the font, and must not refuse a whole cache.
+    """
+    return is_reserved("/".join(Path(path).parts[-2:]))
 
 
 def font_files() -> list[Path]:

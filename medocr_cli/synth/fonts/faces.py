@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageFont
 
 from medocr_cli.synth.content.charsets import NOTE_CHARSET, PRINTED_CHARSET
-from medocr_cli.synth.fonts.catalogue import HERSHEY_FONTS, is_reserved
+from medocr_cli.synth.fonts.catalogue import HERSHEY_FONTS, is_reserved_path
 
 #: Every character the content generators use; each face is checked against all of them once.
 ALL_CHARS = "".join(sorted(set(PRINTED_CHARSET) | set(NOTE_CHARSET)))
@@ -72,10 +72,10 @@ def load_font(path: str, size: int) -> ImageFont.FreeTypeFont:
     overlays and notes) needs no complex shaping.
 
     Raises:
-        ValueError: The file is reserved for evaluation.
+        ValueError: The file is reserved for evaluation (by its folder or file name).
         OSError: FreeType cannot open the file at that size (a bitmap font without that strike).
     """
-    if is_reserved(path):
+    if is_reserved_path(path):
         raise ValueError(f"{path} is reserved for independent evaluation and is never used")
     return ImageFont.truetype(path, size, layout_engine=ImageFont.Layout.BASIC)
 
