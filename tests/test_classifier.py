@@ -318,6 +318,7 @@ def test_train_refit_head_changes_only_the_last_layer(dataset, second_dataset, t
         (["--refit-head", "{data}"], "both fits the head and measures it"),
         (["--refit-head", "{other}", "--evaluate-only"], "--refit-head cannot go with"),
         (["--refit-head", "{other}", "--refit-head", "{data}/nope"], "not a dataset folder"),
+        (["--evaluate-only", "--epochs", "2"], "--evaluate-only trains nothing"),
     ],
 )
 def test_train_refit_head_usage_errors(dataset, second_dataset, tmp_path, extra, message):
@@ -329,6 +330,25 @@ def test_train_refit_head_usage_errors(dataset, second_dataset, tmp_path, extra,
     result = runner.invoke(app, [*args, *extra, "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and message in result.output
     assert not (tmp_path / "o" / "classifier.pt").exists()
+
+
+def test_train_average_never_overwrites_a_checkpoint_it_averages(dataset, tmp_path):
+    torch.manual_seed(5)
+    spec = classifier_spec(size=32)
+    (tmp_path / "o").mkdir()
+    for name in ("o/classifier.pt", "b.pt"):
+        save_checkpoint(tmp_path / name, pack(build(spec), spec))
+    before = (tmp_path / "o" / "classifier.pt").read_bytes()
+    args = ["train", "classifier", str(dataset), "--out", str(tmp_path / "o")]
+    sources = [
+        "--average",
+        str(tmp_path / "o" / "classifier.pt"),
+        "--average",
+        str(tmp_path / "b.pt"),
+    ]
+    result = runner.invoke(app, [*args, *sources])
+    assert result.exit_code == 2 and "would overwrite" in result.output
+    assert (tmp_path / "o" / "classifier.pt").read_bytes() == before
 
 
 def test_train_refit_head_is_for_the_classifier_only(dataset, second_dataset, tmp_path):

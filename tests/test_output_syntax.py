@@ -338,6 +338,18 @@ def _last_tile_part_unsized(frame: bytes) -> bytes:
     return frame[: sot + 6] + bytes(4) + frame[sot + 10 :]
 
 
+def _j2k_unknown(frame: bytes) -> bytes:
+    """A JPEG 2000 codestream with a Part 2 segment (MCT, 0xFF74) holding text after its SIZ."""
+    end = 4 + int.from_bytes(frame[4:6], "big")
+    return frame[:end] + b"\xff\x74" + (2 + len(MARK)).to_bytes(2, "big") + MARK + frame[end:]
+
+
+def _adobe(frame: bytes) -> bytes:
+    """A JPEG frame with an Adobe segment whose version and flags hold text."""
+    body = b"Adobe" + MARK[:6] + bytes([1])  # transform 1: YCbCr, as the frame is coded
+    return frame[:20] + b"\xff\xee" + (2 + len(body)).to_bytes(2, "big") + body + frame[20:]
+
+
 def _rle_spare(frame: bytes) -> bytes:
     """An RLE frame with text in its header's last (unused) segment offset."""
     return frame[:60] + MARK[:4] + frame[64:]
@@ -358,6 +370,9 @@ def _rle_gap(frame: bytes) -> bytes:
         ("SC_rgb_jpeg_dcmtk.dcm", lambda f: f[:20] + _segment(0xC8) + f[20:]),  # JPG
         ("SC_rgb_jpeg_dcmtk.dcm", lambda f: f.rstrip(b"\0")[:-2] + MARK),  # no EOI
         ("MR_small_jp2klossless.dcm", lambda f: _last_tile_part_unsized(f.rstrip(b"\0")) + MARK),
+        ("MR_small_jp2klossless.dcm", _j2k_unknown),
+        ("JPEG2000.dcm", _j2k_unknown),
+        ("SC_rgb_jpeg_dcmtk.dcm", _adobe),
         ("MR_small_RLE.dcm", lambda f: f + MARK + b"\0"),  # after the last segment
         ("MR_small_RLE.dcm", _rle_gap),
         ("MR_small_RLE.dcm", _rle_spare),

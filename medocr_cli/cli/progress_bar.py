@@ -19,9 +19,10 @@ from medocr_cli.cli.common import err_console
 
 
 class Bar:
-    """A transient bar on stderr: `start(total)` sizes it, `advance(_)` moves it one step.
+    """A transient bar on stderr: `start(total)` shows it, `advance(_)` moves it one step.
 
     Used as a context manager around a `run_<command>` call; disabled with --quiet or --json.
+    Nothing is drawn before `start`, so an error found by the run's checks is printed alone.
     """
 
     def __init__(self, description: str, *, enabled: bool = True) -> None:
@@ -38,16 +39,17 @@ class Bar:
         self._task: TaskID | None = None
 
     def __enter__(self) -> Bar:
-        self._bar.__enter__()
         return self
 
     def __exit__(
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._bar.__exit__(et, ev, tb)
+        if self._task is not None:
+            self._bar.stop()
 
     def start(self, total: int) -> None:
-        """Create the bar for `total` items."""
+        """Show the bar for `total` items."""
+        self._bar.start()
         self._task = self._bar.add_task("items", total=total)
 
     def advance(self, result: Any) -> None:

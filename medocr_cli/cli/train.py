@@ -96,8 +96,8 @@ def train(
     Writes `OUT/STAGE.pt` (the best epoch on the val split, fp16, with spec and metrics),
     `OUT/STAGE.last.pt` (for `--resume`), `OUT/STAGE.history.json`, `OUT/STAGE.curves.png`
     and stage pictures (the classifier's `classifier.confusion.png` on the test split). Uses a
-    GPU when there is one. With `--evaluate-only`, prints the metrics of `--weights` on `--split`.
-    With `--average`, writes the mean of checkpoints' weights (a "model soup") instead; with
+    GPU when there is one. With `--evaluate-only`, prints the metrics of `--checkpoint` on
+    `--split`. With `--average`, writes the mean of checkpoints' weights (a "model soup") instead; with
     `--refit-head`, the classifier with only its last layer fit anew on more datasets.
     """
     from medocr_cli.cli.progress_bar import Bar

@@ -20,13 +20,12 @@ What is written is checked on the very bytes that go out:
   digest is unchanged decodes as it did when read, and is not decoded again; a changed digest
   ends the check at once;
 - text the codestream itself can carry goes: JPEG and JPEG-LS comment (COM) and application
-  (APPn) segments, except a JFIF header without thumbnail and the Adobe colour-transform
-  segment (both numbers only, and decoders read them), and JPEG 2000 main-header comments.
-  An EXIF thumbnail is the image with its burned-in text, and a comment can hold anything; a
-  re-encoded frame never carried them, so a kept one does not either. A frame whose structure
-  cannot be walked this way (a JP2 file wrapper, a comment in a tile-part header, a JPEG
-  marker segment of a kind no decoder needs, bytes after the end-of-image marker that are not
-  padding, an RLE header or segment with bytes no decoder reads) is not kept.
+  (APPn) segments (an EXIF thumbnail is the image with its burned-in text), save a JFIF header
+  without thumbnail and the Adobe segment (rewritten from its transform byte), and JPEG 2000
+  main-header comments. A frame with anything else a decoder does not read (a JP2 wrapper, a
+  marker segment of a kind not listed here, bytes after the end marker that are not padding,
+  RLE bytes outside its segments) is not kept. Bytes hidden inside the entropy-coded data
+  itself cannot be told from it without decoding it fully: that one channel remains.
 
 The kept frames are encapsulated again (one fragment per frame, a Basic Offset Table), so the
 Pixel Data holds nothing but the checked frames: none of the input's other fragments or
@@ -145,9 +144,8 @@ def unchanged_pixel_data(ds: Dataset, scan: Scan) -> Encoded | None:
 def _held(ds: Dataset) -> object | None:
     """What `ds` holds as Pixel Data: its value, or its element when pydicom left it on disk."""
     elem = ds.get_item(PIXEL_DATA, keep_deferred=True)
-    if elem is None:
-        return None
-    return elem if isinstance(elem, RawDataElement) and elem.value is None else elem.value
+    deferred = isinstance(elem, RawDataElement) and elem.value is None
+    return None if elem is None else elem if deferred else elem.value
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -170,9 +168,8 @@ def _opened(held: object, path: Path) -> Iterator[bytes | BinaryIO]:
 def _keys_as_read(ds: Dataset, scan: Scan, held: object) -> tuple[bytes, ...] | None:
     """The digests of the scan's frames as read, while `ds` holds what they were read from.
 
-    None when there are none, or when the dataset's Pixel Data or pixel attributes are no
-    longer those the frames were decoded from (another write replaced them, or the file left
-    on disk has changed): then every frame is checked by decoding.
+    None when there are none, or when the Pixel Data or pixel attributes are no longer those
+    the frames came from (another write, a changed file): every frame is then decoded.
     """
     source = scan.source
     if (
@@ -277,8 +274,9 @@ def _strip_jpeg(data: bytes, *, jpeg_ls: bool) -> bytes:
             raise _NotKeptError
         if not (0xE0 <= marker <= 0xEF or marker == 0xFE or marker in _DECODING_SEGMENTS[jpeg_ls]):
             raise _NotKeptError  # JPGn or reserved: no decoder needs it, anything can be in it
-        if _keep_segment(marker, data[pos + 4 : end]):
-            out.append(data[pos:end])
+        kept = _kept_segment(marker, data[pos + 4 : end])
+        if kept is not None:
+            out.append(data[pos : pos + 4] + kept)
         pos = end
         if marker == 0xDA:  # SOS: the entropy-coded data follows
             after = _next_marker(data, pos, jpeg_ls=jpeg_ls)
@@ -289,15 +287,20 @@ def _strip_jpeg(data: bytes, *, jpeg_ls: bool) -> bytes:
     return b"".join(out)
 
 
-def _keep_segment(marker: int, body: bytes) -> bool:
-    """Whether a JPEG marker segment stays: not COM or APPn, save JFIF (no thumbnail) and Adobe."""
+def _kept_segment(marker: int, body: bytes) -> bytes | None:
+    """The body a JPEG marker segment is written with (None: it goes; see the module doc).
+
+    Adobe's segment is written anew from the one byte decoders read, its colour transform.
+    """
     if marker == 0xFE:
-        return False
+        return None
     if marker == 0xE0:  # JFIF: 14 bytes of numbers when there is no thumbnail
-        return body[:5] == b"JFIF\x00" and len(body) == 14 and body[12] == body[13] == 0
-    if marker == 0xEE:  # Adobe: version, flags and the colour transform
-        return body[:5] == b"Adobe" and len(body) <= 12
-    return not 0xE1 <= marker <= 0xEF
+        return body if body[:5] == b"JFIF\x00" and body[12:] == bytes(2) else None
+    if marker == 0xEE:  # Adobe: version 100, no flags, the colour transform (0, 1 or 2)
+        if body[:5] == b"Adobe" and len(body) == 12 and body[11] in (0, 1, 2):
+            return b"Adobe\x00\x64\x00\x00\x00\x00" + body[11:12]
+        return None
+    return None if 0xE1 <= marker <= 0xEF else body
 
 
 def _next_marker(data: bytes, pos: int, *, jpeg_ls: bool) -> int:
@@ -317,6 +320,14 @@ def _next_marker(data: bytes, pos: int, *, jpeg_ls: bool) -> int:
         pos = at + 1
 
 
+#: JPEG 2000 main-header marker segments decoding reads (ISO 15444-1, and CAP / CPF of HTJ2K,
+#: 15444-15): SIZ, CAP, COD, COC, TLM, PLM, PLT, CPF, QCD, QCC, RGN, POC, PPM, PPT, CRG. COM
+#: (0xFF64) is stripped; any other kind (Part 2 extensions, unknown) stops the frame being kept.
+_J2K_MAIN = frozenset({0x50, 0x51, 0x52, 0x53, 0x55, 0x57, 0x58, 0x59, *range(0x5C, 0x62), 0x63})
+#: Those a tile-part header may hold (COD, COC, QCD, QCC, RGN, POC, PPT, PLT).
+_J2K_TILE = frozenset({0x52, 0x53, 0x5C, 0x5D, 0x5E, 0x5F, 0x61, 0x58})
+
+
 def _strip_j2k(data: bytes) -> bytes:
     """A JPEG 2000 (or HTJ2K) codestream without the comments (COM) of its main header.
 
@@ -325,7 +336,8 @@ def _strip_j2k(data: bytes) -> bytes:
     are followed by their lengths to EOC and their headers must hold no comment.
 
     Raises:
-        _NotKeptError: Not a bare codestream (e.g. a JP2 file), a comment in a tile-part header,
+        _NotKeptError: Not a bare codestream (e.g. a JP2 file), a main-header segment of a kind
+            not in `_J2K_MAIN` (COM aside), a comment in a tile-part header,
             a segment or tile-part running past the end, or bytes after EOC that are not
             padding where the last tile-part's length is not given.
     """
@@ -335,8 +347,10 @@ def _strip_j2k(data: bytes) -> bytes:
     pos = 2
     while data[pos : pos + 2] != b"\xff\x90":  # to the first SOT
         end = _segment_end(data, pos)
-        if data[pos : pos + 2] != b"\xff\x64":  # COM
+        if data[pos + 1] in _J2K_MAIN:
             out.append(data[pos:end])
+        elif data[pos + 1] != 0x64:  # not COM either: a kind no decoder here needs
+            raise _NotKeptError
         pos = end
     start = pos
     while data[pos : pos + 2] == b"\xff\x90":
@@ -378,12 +392,13 @@ def _check_tile_header(data: bytes, pos: int) -> None:
     """Walk the tile-part header from its SOT at `pos` to SOD.
 
     Raises:
-        _NotKeptError: It holds a comment, or runs past the end.
+        _NotKeptError: It holds a comment or a segment of a kind not in `_J2K_TILE`, or runs
+            past the end.
     """
     pos = _segment_end(data, pos)
     while data[pos : pos + 2] != b"\xff\x93":  # SOD
-        if data[pos : pos + 2] == b"\xff\x64":
-            raise _NotKeptError
+        if pos + 1 >= len(data) or data[pos + 1] not in _J2K_TILE:
+            raise _NotKeptError  # a comment, or a kind no decoder here needs
         pos = _segment_end(data, pos)
 
 

@@ -129,6 +129,11 @@ def run_train(
             )
         return _average(config.stage, opts.data, config.average, opts.out, opts.device)
     if config.evaluate:
+        if opts.resume or opts.init is not None or opts.epochs is not None:
+            raise UsageError(
+                "--evaluate-only trains nothing: it cannot go with --resume, --init or --epochs",
+                hint="evaluate the checkpoint with --checkpoint FILE",
+            )
         from medocr_cli.config import weights_dir
 
         checkpoint = config.checkpoint or weights_dir() / f"{config.stage}.pt"
@@ -238,6 +243,12 @@ def _average(
     """
     from medocr_cli.models.checkpoint import average_checkpoints
 
+    target = (out or trainer_of(stage).defaults.out) / f"{stage}.pt"
+    if any(Path(source).resolve() == target.resolve() for source in sources):
+        raise UsageError(
+            f"the average would overwrite {target}, one of the checkpoints it averages",
+            hint="write it to another --out folder",
+        )
     checkpoints = [_load_stage_checkpoint(stage, source) for source in sources]
     averaged = average_checkpoints(checkpoints, [str(p) for p in sources])
     averaged["trained_with"].update(command=_command_line(), data=str(data))
