@@ -97,8 +97,9 @@ def train(
     `OUT/STAGE.last.pt` (for `--resume`), `OUT/STAGE.history.json`, `OUT/STAGE.curves.png`
     and stage pictures (the classifier's `classifier.confusion.png` on the test split). Uses a
     GPU when there is one. With `--evaluate-only`, prints the metrics of `--checkpoint` on
-    `--split`. With `--average`, writes the mean of checkpoints' weights (a "model soup") instead; with
-    `--refit-head`, the classifier with only its last layer fit anew on more datasets.
+    `--split`. With `--average`, writes the mean of checkpoints' weights (a "model soup")
+    instead; with `--refit-head`, the classifier with only its last layer fit anew on more
+    datasets.
     """
     from medocr_cli.cli.progress_bar import Bar
     from medocr_cli.config import resolve_device
