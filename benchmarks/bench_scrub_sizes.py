@@ -27,6 +27,7 @@ from bench_output_syntax import test_files
 from scrub_runs import scrub_folder
 
 from medocr_cli.io import read_scan
+from medocr_cli.io.dicom_read import syntax_name
 
 LOSSY = (
     "MR2_J2KI.dcm",
@@ -42,8 +43,7 @@ LOSSY = (
 
 
 def _syntax(path: Path) -> str:
-    ds = pydicom.dcmread(path, stop_before_pixels=True)
-    return str(ds.file_meta.TransferSyntaxUID.keyword or ds.file_meta.TransferSyntaxUID)
+    return syntax_name(pydicom.dcmread(path, stop_before_pixels=True))
 
 
 def measure(names: list[str], work: Path) -> list[dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,14 +26,16 @@ class Bar:
     Nothing is drawn before `start`, so an error found by the run's checks is printed alone.
     """
 
-    def __init__(self, description: str, *, enabled: bool = True) -> None:
+    def __init__(
+        self, description: str, *, enabled: bool = True, console: Console | None = None
+    ) -> None:
         self._bar = Progress(
             TextColumn(f"[bold]{description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
-            console=err_console,
+            console=console or err_console,
             transient=True,
             disable=not enabled,
         )

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
+from medocr_cli.cli.progress_bar import Bar
 from medocr_cli.errors import printable
 from medocr_cli.pipeline.scrub import ScrubSummary
 from medocr_cli.types import FileResult, Status
@@ -31,42 +22,17 @@ def shown(text: object) -> str:
     return escape(printable(text))
 
 
-class RichProgress:
-    """A progress bar over files; failures are printed above it as they happen."""
+class RichProgress(Bar):
+    """The scrub bar over files; failures (and with --verbose every file) printed above it."""
 
     def __init__(self, console: Console, *, enabled: bool = True, verbose: bool = False) -> None:
+        super().__init__("scrub", enabled=enabled, console=console)
         self.console = console
-        self.enabled = enabled
         self.verbose = verbose
-        self._bar = Progress(
-            TextColumn("[bold]scrub"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-            disable=not enabled,
-        )
-        self._task = None
-
-    def __enter__(self) -> RichProgress:
-        self._bar.__enter__()
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._bar.__exit__(et, ev, tb)
-
-    def start(self, total: int) -> None:
-        """Create the bar for `total` files."""
-        self._task = self._bar.add_task("files", total=total)
 
     def advance(self, result: FileResult) -> None:
         """Move the bar; report failures (always) and every file (with --verbose)."""
-        if self._task is not None:
-            self._bar.advance(self._task)
+        super().advance(result)
         if result.status == Status.FAILED:
             self.console.print(
                 f"[red]failed[/] {shown(result.error)}", highlight=False, soft_wrap=True

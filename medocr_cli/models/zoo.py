@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -246,6 +246,23 @@ def read(
         ) from exc
     check_checkpoint(family, checkpoint, path)
     return checkpoint
+
+
+def measure_best(
+    family: str, path: Path, device: str, measure: Callable[[Loaded], dict[str, Any]]
+) -> dict[str, Any]:
+    """Measure a training run's best checkpoint and store the report in it as its "test" metrics.
+
+    `measure` gets the checkpoint built on `device` (`from_checkpoint`, not cached) and returns
+    the held-out report; the checkpoint file is written back with it, read once and written once.
+    """
+    from medocr_cli.io.checkpoints import load_checkpoint, save_checkpoint
+
+    best = load_checkpoint(path)
+    report = measure(from_checkpoint(family, best, device, source=path))
+    best["metrics"]["test"] = report
+    save_checkpoint(path, best)
+    return report
 
 
 def from_checkpoint(

@@ -131,7 +131,6 @@ def train_classifier(
 
     The test report (and its confusion matrix PNG) is stored in the best checkpoint's metrics.
     """
-    from medocr_cli.io.checkpoints import load_checkpoint, save_checkpoint
     from medocr_cli.models import zoo
 
     torch.manual_seed(config.seed)
@@ -140,12 +139,13 @@ def train_classifier(
     task = ClassifierTask(train, val, recipe, device, config.seed)
     task.model = task.model.to(memory_format=torch.channels_last)
     result = fit(task, config)
-    best = load_checkpoint(result.best_path)
     test = load_split(data, "test", recipe.size)
-    model = zoo.from_checkpoint("classifier", best, device, source=result.best_path).model
-    report = evaluate_model(model, best["spec"], test, device)
-    best["metrics"]["test"] = report
-    save_checkpoint(result.best_path, best)
+    report = zoo.measure_best(
+        "classifier",
+        result.best_path,
+        device,
+        lambda best: evaluate_model(best.model, best.raw_spec(), test, device),
+    )
     plot_confusion(
         torch.tensor(report["confusion"]).numpy(),
         LABELS,

@@ -242,7 +242,6 @@ def train_detector(
 
     The test report is stored in the best checkpoint's metrics under "test".
     """
-    from medocr_cli.io.checkpoints import load_checkpoint, save_checkpoint
     from medocr_cli.models import zoo
 
     torch.manual_seed(config.seed)
@@ -252,12 +251,13 @@ def train_detector(
     config.trained_with.setdefault("crop", recipe.crop)
     result = fit(task, config)
     del train
-    best = load_checkpoint(result.best_path)
     test = load_split(data, "test")
-    model = zoo.from_checkpoint("detector", best, device, source=result.best_path).model
-    report = evaluate_model(model, best["spec"], test, device)
-    best["metrics"]["test"] = report
-    save_checkpoint(result.best_path, best)
+    report = zoo.measure_best(
+        "detector",
+        result.best_path,
+        device,
+        lambda best: evaluate_model(best.model, best.raw_spec(), test, device),
+    )
     return result, report
 
 

@@ -337,7 +337,6 @@ def train_inpainter(
 
     The test report is stored in the best checkpoint's metrics under "test".
     """
-    from medocr_cli.io.checkpoints import load_checkpoint, save_checkpoint
     from medocr_cli.models import zoo
 
     torch.manual_seed(config.seed)
@@ -346,11 +345,10 @@ def train_inpainter(
     task = InpainterTask(crops, val, recipe, device, config.seed)
     config.trained_with.update({"recipe": _recipe_dict(recipe)})
     result = fit(task, config)
-    best = load_checkpoint(result.best_path)
-    model = zoo.from_checkpoint("inpainter", best, device, source=result.best_path).model
-    report = evaluate_model(model, load_eval_images(data, "test"), device)
-    best["metrics"]["test"] = report
-    save_checkpoint(result.best_path, best)
+    test = load_eval_images(data, "test")
+    report = zoo.measure_best(
+        "inpainter", result.best_path, device, lambda best: evaluate_model(best.model, test, device)
+    )
     return result, report
 
 

@@ -318,7 +318,6 @@ def train_recognizer(
     run the network of its own best checkpoint; the recipe's network settings only shape a
     fresh one. The test report is stored in the best checkpoint's metrics.
     """
-    from medocr_cli.io.checkpoints import load_checkpoint, save_checkpoint
     from medocr_cli.models import zoo
 
     torch.manual_seed(config.seed)
@@ -332,11 +331,13 @@ def train_recognizer(
         spec = zoo.read("recognizer", config.init, needed_by="--init")["spec"]
     task = RecognizerTask(train, val, recipe, device, config.seed, spec=spec)
     result = fit(task, config)
-    best = load_checkpoint(result.best_path)
-    model = zoo.from_checkpoint("recognizer", best, device, source=result.best_path).model
-    report = evaluate_model(model, best["spec"], load_lines(data, "test"), device)
-    best["metrics"]["test"] = report
-    save_checkpoint(result.best_path, best)
+    test = load_lines(data, "test")
+    report = zoo.measure_best(
+        "recognizer",
+        result.best_path,
+        device,
+        lambda best: evaluate_model(best.model, best.raw_spec(), test, device),
+    )
     return result, report
 
 

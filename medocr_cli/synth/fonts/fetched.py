@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import functools
 import os
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,13 +220,7 @@ def reserved_face(path: Path) -> bool:
             ]
     except Exception:  # fontTools raises many types for a damaged table: FreeType's name stands
         pass
-    return any(is_reserved(_ascii(name)) for name in names)
-
-
-def _ascii(text: str) -> str:
-    """`text` with accents dropped and compatibility forms (full-width letters) folded."""
-    folded = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return any(is_reserved(name) for name in names)  # is_reserved folds accents and widths
 
 
 @functools.lru_cache(maxsize=8)
