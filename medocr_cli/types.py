@@ -189,6 +189,11 @@ class FileResult:
             recorded only in runs with a site config.
         frames_reused: Frames byte-identical to an earlier frame, whose mask was reused.
         kept_non_text: Regions the finder proposed that the confirm step kept as non-text.
+        key_frames: In a multi-frame file searched by the learned finder, the frames searched
+            in full (key frames); the others took the key frame's decisions where their pixels
+            had not changed (`pipeline/scrub/key_frames.py`).
+        regions_reused: Regions taken unchanged from a key frame, summed over frames.
+        pixels_copied: Hole pixels that took a key frame's fill instead of a new one.
         label: The classifier's label of the file (P, H, PH, None), None (null) when no
             classifier ran; recorded once every frame was searched.
         fallback_frames: Frames where the finder fell back to its other reader.
@@ -222,6 +227,9 @@ class FileResult:
     site_rule: str | Literal[Absent.ABSENT] | None = ABSENT
     frames_reused: int | None = None
     kept_non_text: int | None = None
+    key_frames: int | None = None
+    regions_reused: int | None = None
+    pixels_copied: int | None = None
     label: str | Literal[Absent.ABSENT] | None = ABSENT
     fallback_frames: int | None = None
     regions: list[list[int]] | None = None

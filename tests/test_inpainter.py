@@ -394,3 +394,16 @@ def test_train_and_evaluate_inpainter(tmp_path):
     assert again.exit_code == 0, again.output
     evaluated = json.loads(again.stdout)
     assert evaluated["psnr_mask_learned"] == pytest.approx(test["psnr_mask_learned"])
+
+
+def test_nearest_palette_index_matches_exhaustive_search():
+    from medocr_cli.models.inpainter.predictor import nearest_palette_index
+
+    rng = np.random.default_rng(3)
+    palette = rng.integers(0, 256, (300, 3)).astype(np.uint8)
+    palette[200:] = palette[:100]  # repeated entries: the first index wins
+    colours = rng.integers(0, 256, (500, 3)).astype(np.uint8)
+    colours[250:] = colours[:250]  # repeated colours, looked up once
+    d = ((colours[:, None, :].astype(int) - palette[None].astype(int)) ** 2).sum(axis=2)
+    assert np.array_equal(nearest_palette_index(colours, palette), d.argmin(axis=1))
+    assert nearest_palette_index(colours[:0], palette).shape == (0,)

@@ -144,7 +144,8 @@ def test_unexpected_error_is_reported_by_type_and_place(tmp_path: Path) -> None:
     error = result.error or ""
     assert "ZEBULON" not in error and "invalid literal" not in error, error
     assert error.startswith(f"{src / 'a.png'}: unexpected error ValueError at ")
-    assert "medocr_cli.pipeline.scrub.engine:" in error and "\n" not in error
+    # the finder is called by the key-frame plan, the last medocr frame of the traceback
+    assert "medocr_cli.pipeline.scrub.key_frames:" in error and "\n" not in error
     assert "ZEBULON" not in (tmp_path / "out" / REPORT_NAME).read_text(encoding="utf-8")
 
 

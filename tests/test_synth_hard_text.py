@@ -38,11 +38,14 @@ def source() -> BackgroundSource:
 
 @pytest.fixture(scope="module")
 def hard_samples(source: BackgroundSource) -> list[Sample]:
-    """Samples with every text layer in a hard style, until every style has been seen."""
+    """Samples with every text layer in a hard style, until every style has been seen.
+
+    No stickers: what is written on one is drawn plainly, to be read.
+    """
     samples: list[Sample] = []
     seen: set[str] = set()
     for index in range(120):
-        sample = make_sample(index, 3, SIZE, source, negatives=0.0, hard_text=1.0)
+        sample = make_sample(index, 3, SIZE, source, negatives=0.0, hard_text=1.0, stickers=0.0)
         samples.append(sample)
         seen |= {it["style"] for it in sample.items}
         if seen >= set(STYLES) and index >= 12:
@@ -164,13 +167,13 @@ def test_share_zero_draws_nothing_and_plain_layers_are_unchanged(source: Backgro
     assert choose_style(rng, 0.0).name == "plain" and rng.bit_generator.state == state
     compared = 0
     for index in range(8):
-        off = make_sample(index, 11, 128, source, negatives=0.0, hard_text=0.0)
+        off = make_sample(index, 11, 128, source, negatives=0.0, hard_text=0.0, stickers=0.0)
         assert all(it["style"] == "plain" and it["angle"] == 0.0 for it in off.items)
-        tiny = make_sample(index, 11, 128, source, negatives=0.0, hard_text=1e-12)
+        tiny = make_sample(index, 11, 128, source, negatives=0.0, hard_text=1e-12, stickers=0.0)
         np.testing.assert_array_equal(off.image, tiny.image)
         np.testing.assert_array_equal(off.mask, tiny.mask)
         assert off.items == tiny.items
-        some = make_sample(index, 11, 128, source, negatives=0.0, hard_text=0.25)
+        some = make_sample(index, 11, 128, source, negatives=0.0, hard_text=0.25, stickers=0.0)
         if all(it["style"] == "plain" for it in some.items):
             np.testing.assert_array_equal(off.image, some.image)
             compared += 1
@@ -185,7 +188,7 @@ def _generate(out: Path, *extra: str):
 
 
 def test_cli_records_the_share_and_the_styles(tmp_path: Path) -> None:
-    result = _generate(tmp_path / "all", "--hard-text", "1")
+    result = _generate(tmp_path / "all", "--hard-text", "1", "--stickers", "0")
     assert result.exit_code == 0, result.output
     records = [
         json.loads(x) for x in (tmp_path / "all" / "manifest.jsonl").read_text().splitlines()

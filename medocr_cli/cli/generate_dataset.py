@@ -61,6 +61,15 @@ def generate_dataset(
             "plainly.",
         ),
     ] = 0.25,
+    stickers: Annotated[
+        float,
+        typer.Option(
+            metavar="SHARE",
+            help="Share of images (0-1) with a label sticker or torn paper scrap stuck on the "
+            "scan, written on by hand (or a printed patient label) as the class asks; blank on "
+            "None images. The paper is background, only its ink is text. 0 turns them off.",
+        ),
+    ] = 0.1,
     font_cache: Annotated[
         Path | None,
         typer.Option(
@@ -93,14 +102,16 @@ def generate_dataset(
     not text, drawn before the text so it stays out of the masks and labels: the models learn
     to leave Doppler flow, vessels and measurement graphics alone. Another share of the text
     (--hard-text) is rotated, tilted, written along an edge, faint or blurred, so the detector
-    learns to find it too.
+    learns to find it too. Another share of the images (--stickers) has a label or paper scrap
+    stuck on, with handwriting or a printed patient label on it: the paper is background (in
+    clean/), only its ink is text.
 
     OUT gets images/, clean/ (the same images without text), masks/ (text pixels), crops/ (one
     per text line), manifest.jsonl (one object per image: image, clean, mask, label, items with
-    box, text, kind, words, style and angle, split, negatives) and dataset.json. Splits are
-    80/10/10 train/val/test; the test split uses printed and handwriting fonts that train never
-    uses. Handwriting also draws on the families `make fonts` fetched into the font cache
-    (--font-cache), when it holds them.
+    box, text, kind, words, style, angle and sticker, split, negatives, sticker) and
+    dataset.json. Splits are 80/10/10 train/val/test; the test split uses printed and
+    handwriting fonts that train never uses. Handwriting also draws on the families `make fonts`
+    fetched into the font cache (--font-cache), when it holds them.
     """
     from medocr_cli.cli.progress_bar import Bar
     from medocr_cli.pipeline.generate_dataset import (
@@ -122,6 +133,7 @@ def generate_dataset(
         overwrite=overwrite,
         negatives=negatives,
         hard_text=hard_text,
+        stickers=stickers,
         font_cache=(font_cache or default_font_cache()) if fetched_fonts else None,
     )
     note = None if opts.quiet else fetched_fonts_note(config.font_cache)

@@ -12,6 +12,11 @@ The learned finder is what `scrub` uses by default. Per frame:
    around the detector's lines (grown by a line height or two), so a printed word next to a
    detected line that the detector cut short is removed too, without reading whole frames.
 
+A multi-frame scan's frames after the first are searched against a key frame
+(`pipeline/scrub/key_frames.py`, `LearnedFinder.find_partial`): the detector still runs on every
+frame, but the classifier's verdict and the decisions on regions whose pixels did not change
+are the key frame's.
+
 The classical finder is the first `scrub`: Tesseract on the whole frame, several renderings.
 Both return `Finding`s: the boxes to remove, the detector's text-probability map (the mask stage
 narrows boxes to the text pixels with it) and the classifier's label.
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +35,28 @@ import numpy as np
 from medocr_cli.errors import UsageError
 from medocr_cli.models import zoo
 from medocr_cli.stages.diagnostic import flow_possible, in_colour_flow
+from medocr_cli.stages.frame_change import Change, overlaps_any
 from medocr_cli.stages.merge import merge_boxes
 from medocr_cli.stages.printed import PrintedConfig, read_printed
-from medocr_cli.types import Box, FindMethod, TesseractMode, join_overlapping
+from medocr_cli.stages.region_reading import (
+    REGION_PRINTED,
+    read_regions,
+    read_stacked,
+    region_crops,
+)
+from medocr_cli.types import Box, FindMethod, TesseractMode
 
 FINDERS = tuple(f.value for f in FindMethod)
+__all__ = [
+    "REGION_PRINTED",
+    "ClassicalFinder",
+    "Finding",
+    "LearnedFinder",
+    "make_finder",
+    "read_regions",
+    "read_stacked",
+    "region_crops",
+]
 #: P(text) the check must give a region lying in colour flow (see `confirm_boxes`).
 FLOW_STRICT = 0.9
 #: A frame whose classifier P(None) is below this, with no detected line, is read by the whole-
@@ -43,12 +65,6 @@ FLOW_STRICT = 0.9
 #: nothing: 1 of 112 at 0.3-0.7, 4 at 0.9, 106 at 0.99. 0.9 buys the widest net for 4%.
 FALLBACK_BELOW = 0.9
 TESSERACT_MODES = tuple(t.value for t in TesseractMode)
-#: Context around a detected line that the region pass gives Tesseract, in line heights.
-REGION_GROW_X = 2.0
-REGION_GROW_Y = 0.6
-#: Tesseract settings of the region pass: crops are small, so two renderings (as shown and
-#: inverted, one of which is dark-on-light) and no top-hat (whose size suits whole frames).
-REGION_PRINTED = PrintedConfig(variants=("grey", "inverted"), pad=8, upscale_below=400)
 
 
 @dataclass
@@ -63,6 +79,11 @@ class Finding:
         seconds: Time per step (classify, detect, confirm, tesseract, merge), for the report.
         kept: Regions the detector proposed that the confirm step judged not text, so they
             were left as they are (`LearnedFinder.confirm_boxes`).
+        proposals: The detector's regions before the confirm step (a key frame's are what a
+            later frame's regions are matched against, `LearnedFinder.find_partial`).
+        verdict: The classifier's verdict (label and probabilities), or None.
+        reused: Regions taken unchanged from the key frame (`LearnedFinder.find_partial`).
+        key_index: The key frame this frame was searched against, None for a full search.
     """
 
     boxes: list[Box]
@@ -71,6 +92,10 @@ class Finding:
     fallback: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
     kept: list[Box] = field(default_factory=list)
+    proposals: list[Box] = field(default_factory=list)
+    verdict: Any = None
+    reused: int = 0
+    key_index: int | None = None
 
 
 def _add(seconds: dict[str, float], key: str, t0: float) -> float:
@@ -100,114 +125,6 @@ class ClassicalFinder:
     def search(self, frame: np.ndarray, index: int) -> list[Box]:
         """Search a cleaned frame for text again (verify)."""
         return read_printed(frame, index, self.printed)
-
-
-def region_crops(boxes: Sequence[Box], shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
-    """Return the crops the region pass reads: lines grown by their height, overlaps joined."""
-    rows, cols = shape
-    rects = []
-    for b in boxes:
-        gx, gy = round(REGION_GROW_X * b.height), round(REGION_GROW_Y * b.height)
-        rects.append(
-            [max(0, b.x0 - gx), max(0, b.y0 - gy), min(cols, b.x1 + gx), min(rows, b.y1 + gy)]
-        )
-    return [(x0, y0, x1, y1) for x0, y0, x1, y1 in join_overlapping(rects) if x1 > x0 and y1 > y0]
-
-
-def read_regions(
-    frame: np.ndarray, index: int, boxes: Sequence[Box], config: PrintedConfig = REGION_PRINTED
-) -> list[Box]:
-    """Run Tesseract on crops around `boxes` and return its word boxes in frame coordinates."""
-    found: list[Box] = []
-    for x0, y0, x1, y1 in region_crops(boxes, frame.shape[:2]):
-        crop = np.ascontiguousarray(frame[y0:y1, x0:x1])
-        for w in read_printed(crop, index, config):
-            found.append(
-                Box(
-                    index,
-                    w.x0 + x0,
-                    w.y0 + y0,
-                    w.x1 + x0,
-                    w.y1 + y0,
-                    w.text,
-                    w.kind,
-                    w.score,
-                    w.source,
-                )
-            )
-    return found
-
-
-def read_stacked(frame: np.ndarray, index: int, boxes: Sequence[Box]) -> list[Box]:
-    """Tesseract over the regions of `boxes` in one call: every region on its own strips.
-
-    The regions (boxes grown by a third of their height) are cut out, brought to a height of
-    at least 40 px, and each is stacked twice, as shown and inverted (one of the two is dark
-    text on light), every strip padded with its own border grey; the stack is read once and
-    the words found are mapped back into the frame. One Tesseract call per frame, however many
-    boxes: a call's start-up costs more than its pixels here, and this is what makes
-    verification affordable. (Choosing one polarity per region instead fails where a line
-    crosses two backgrounds, e.g. white text half over black and half over grey.)
-    Only confident, word-like readings are returned (`stages.printed`'s plausibility rule).
-    """
-    import cv2
-
-    from medocr_cli.stages.printed import keep_plausible, stack_strips, tesseract_data
-
-    if not boxes:
-        return []
-    grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    rows, cols = grey.shape
-    gap = 12
-    strips, placed = [], []  # placed: (y offset in stack, scale, x0, y0 of the region)
-    y = 0
-    for b in boxes:
-        g = max(2, round(b.height / 3))
-        x0, y0 = max(0, b.x0 - g), max(0, b.y0 - g)
-        x1, y1 = min(cols, b.x1 + g), min(rows, b.y1 + g)
-        if x1 <= x0 or y1 <= y0:
-            continue
-        crop = grey[y0:y1, x0:x1]
-        scale = max(1.0, 40.0 / crop.shape[0])
-        if scale > 1.0:
-            crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-        for shown in (crop, 255 - crop):  # both polarities, in the same stack
-            border = np.concatenate([shown[0], shown[-1], shown[:, 0], shown[:, -1]])
-            strip = cv2.copyMakeBorder(
-                shown, gap, gap, gap, gap, cv2.BORDER_CONSTANT, value=int(np.median(border))
-            )
-            strips.append(strip)
-            placed.append((y + gap, scale, x0, y0, strip.shape[0] - 2 * gap))
-            y += strip.shape[0]
-    if not strips:
-        return []
-    stack, _ = stack_strips(strips)
-    found: list[Box] = []
-    data = tesseract_data(stack, 11)
-    for i, text in enumerate(data["text"]):
-        if not text.strip() or float(data["conf"][i]) < 0:
-            continue
-        top, h = data["top"][i], data["height"][i]
-        mid = top + h / 2
-        for offset, scale, x0, y0, height in placed:
-            if offset <= mid < offset + height:
-                left = (data["left"][i] - gap) / scale + x0
-                upper = (top - offset) / scale + y0
-                found.append(
-                    Box(
-                        index,
-                        max(0, int(left)),
-                        max(0, int(upper)),
-                        min(cols, int(np.ceil(left + data["width"][i] / scale))),
-                        min(rows, int(np.ceil(upper + h / scale))),
-                        text.strip(),
-                        "printed",
-                        float(data["conf"][i]) / 100.0,
-                        "tesseract",
-                    )
-                )
-                break
-    return keep_plausible(found, REGION_PRINTED.min_conf / 100.0, (rows, cols))
 
 
 class LearnedFinder:
@@ -291,34 +208,92 @@ class LearnedFinder:
         out = []
         for n, (frame, index) in enumerate(zip(frames, indices, strict=True)):
             boxes, prob_map = pairs[n]
-            finding = Finding(list(boxes), prob_map, seconds=dict(share))
-            t = time.perf_counter()
             verdict = verdicts[n] if verdicts is not None else None
-            if boxes and self.confirmer is not None:
-                called_text = verdict is None or verdict.probs.get("None", 0.0) < 0.5
-                boxes, finding.kept = self.confirm_boxes(frame, index, boxes, called_text)
-                finding.boxes = list(boxes)
-                t = _add(finding.seconds, "confirm", t)
-            if verdict is not None:
-                finding.label = verdict.label
-                doubt = verdict.probs.get("None", 1.0) < self.fallback_below
-                if not boxes and doubt:
-                    finding.fallback = True
-                    finding.boxes = read_printed(frame, index, self.printed)
-                elif boxes and verdict.has_printed and self.tesseract == "regions":
-                    finding.boxes += read_regions(frame, index, boxes)
-                elif verdict.has_printed and self.tesseract == "full":
-                    finding.boxes += read_printed(frame, index, self.printed)
-            elif boxes and self.tesseract == "regions":
-                finding.boxes += read_regions(frame, index, boxes)
-            elif self.tesseract == "full":
-                finding.boxes += read_printed(frame, index, self.printed)
-            t = _add(finding.seconds, "tesseract", t)
-            if len(finding.boxes) > len(boxes) or finding.fallback:
-                finding.boxes = merge_boxes(finding.boxes)
-                _add(finding.seconds, "merge", t)
+            out.append(self._decide(frame, index, list(boxes), prob_map, verdict, dict(share)))
+        return out
+
+    def find_partial(
+        self,
+        frames: Sequence[np.ndarray],
+        indices: Sequence[int],
+        changes: Sequence[Change],
+        keys: Sequence[Finding],
+    ) -> list[Finding]:
+        """Find the text of frames that differ from a key frame only in part (a cine's frames).
+
+        Each frame's `changes` say where it differs from the frame its `keys` finding was made
+        on (`stages/frame_change.py`). The detector looks at the whole frame; a region of the
+        key frame's result whose pixels did not change is taken as it is (its box, and the
+        key frame's map under it, so its mask and hence the inpainter's fill stay the same),
+        and only the detector's regions near a change, or where the key frame had no
+        proposal, are confirmed afresh. The key frame's classifier verdict stands for the
+        frame: the classifier sees the whole frame, and the frame is the key frame's apart
+        from what changed, which the detector and the confirm step judge region by region.
+        """
+        seconds: dict[str, float] = {}
+        t = time.perf_counter()
+        pairs = self.detector.detect_with_maps(frames, self.batch_size, indices)
+        _add(seconds, "detect", t)
+        share = {k: v / max(1, len(frames)) for k, v in seconds.items()}
+        out = []
+        for n, (frame, index) in enumerate(zip(frames, indices, strict=True)):
+            boxes, prob_map = pairs[n]
+            change, key = changes[n], keys[n]
+            kept = [b for b in key.boxes if not change.touches(b)]
+            fresh = [b for b in boxes if change.touches(b) or not overlaps_any(b, key.proposals)]
+            if key.prob_map is not None and prob_map is not None and kept:
+                prob_map = prob_map.copy()
+                for b in kept:
+                    prob_map[b.y0 : b.y1, b.x0 : b.x1] = key.prob_map[b.y0 : b.y1, b.x0 : b.x1]
+            kept = [replace(b, frame=index) for b in kept]
+            finding = self._decide(frame, index, fresh, prob_map, key.verdict, dict(share), kept)
+            finding.reused = len(kept)
             out.append(finding)
         return out
+
+    def _decide(
+        self,
+        frame: np.ndarray,
+        index: int,
+        boxes: list[Box],
+        prob_map: np.ndarray | None,
+        verdict: Any,
+        seconds: dict[str, float],
+        known: Sequence[Box] = (),
+    ) -> Finding:
+        """Confirm the detector's `boxes` of one frame and add Tesseract's where it is asked.
+
+        `known` are regions already decided as text (a key frame's, reused): they count as
+        found for the fallback rule and are put before the new ones in the result.
+        """
+        finding = Finding(list(boxes), prob_map, seconds=seconds, proposals=list(boxes))
+        finding.verdict = verdict
+        t = time.perf_counter()
+        if boxes and self.confirmer is not None:
+            called_text = verdict is None or verdict.probs.get("None", 0.0) < 0.5
+            boxes, finding.kept = self.confirm_boxes(frame, index, boxes, called_text)
+            finding.boxes = list(boxes)
+            t = _add(finding.seconds, "confirm", t)
+        if verdict is not None:
+            finding.label = verdict.label
+            doubt = verdict.probs.get("None", 1.0) < self.fallback_below
+            if not boxes and not known and doubt:
+                finding.fallback = True
+                finding.boxes = read_printed(frame, index, self.printed)
+            elif boxes and verdict.has_printed and self.tesseract == "regions":
+                finding.boxes += read_regions(frame, index, boxes)
+            elif verdict.has_printed and self.tesseract == "full":
+                finding.boxes += read_printed(frame, index, self.printed)
+        elif boxes and self.tesseract == "regions":
+            finding.boxes += read_regions(frame, index, boxes)
+        elif self.tesseract == "full":
+            finding.boxes += read_printed(frame, index, self.printed)
+        t = _add(finding.seconds, "tesseract", t)
+        if len(finding.boxes) > len(boxes) or finding.fallback:
+            finding.boxes = merge_boxes(finding.boxes)
+            _add(finding.seconds, "merge", t)
+        finding.boxes = list(known) + finding.boxes
+        return finding
 
     def confirm_boxes(
         self, frame: np.ndarray, index: int, boxes: Sequence[Box], called_text: bool = True

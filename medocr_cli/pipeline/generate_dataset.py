@@ -6,11 +6,13 @@ Layout of OUT:
     masks/NNNNNN.png         255 where text pixels are
     crops/NNNNNN_K.png       one crop per text line (the recognizer's input)
     manifest.jsonl           one JSON object per image (paths relative to OUT), with the kinds of
-                             hard negatives (non-text structure) drawn on its background and,
-                             per text line, its style ("plain" or a hard one) and angle
+                             hard negatives (non-text structure) drawn on its background, the
+                             label sticker or paper scrap stuck on it (kind, box, corners,
+                             angle; null for most) and, per text line, its style ("plain" or a
+                             hard one) and angle, and "sticker": true if it is written on one
     dataset.json             the parameters, the font split (and the font cache the fetched
-                             handwriting families came from), the class, negative-kind and
-                             text-style counts
+                             handwriting families came from), the class, negative-kind,
+                             sticker-kind and text-style counts
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from medocr_cli.synth.fonts import (
 )
 from medocr_cli.synth.hard_text import HARD_TEXT_SHARE
 from medocr_cli.synth.negatives import NEGATIVES_SHARE
+from medocr_cli.synth.stickers import STICKERS_SHARE
 from medocr_cli.types import Progress, notify_advance, notify_start
 
 FORMATS = ("png", "dicom")
@@ -65,6 +68,9 @@ class GenerateConfig:
             ECG traces, devices, collimator edges, grids), never labelled as text.
         hard_text: Share (0-1) of text layers drawn in a hard style the detector tends to
             miss: rotated 90/180/270, tilted, vertical along an edge, low-contrast, blurred.
+        stickers: Share (0-1) of images with a label sticker or paper scrap stuck on the
+            scan, written on for the image's class (handwriting, a printed patient label, or
+            nothing); the paper is background (in the clean image), only its ink is text.
         font_cache: Font cache whose fetched handwriting families (`make fonts`) the
             handwriting is drawn with too, split like the Debian ones; None, or a cache that
             holds none of them, draws with the Debian and Hershey fonts alone (the font pools
@@ -83,6 +89,7 @@ class GenerateConfig:
     overwrite: bool = False
     negatives: float = NEGATIVES_SHARE
     hard_text: float = HARD_TEXT_SHARE
+    stickers: float = STICKERS_SHARE
     font_cache: Path | None = None
 
 
@@ -154,7 +161,9 @@ def _crop(image: np.ndarray, box: list[int]) -> np.ndarray:
 def _write_sample(index: int) -> dict[str, Any]:
     assert _SOURCE is not None and _CONFIG is not None
     cfg = _CONFIG
-    sample: Sample = make_sample(index, cfg.seed, cfg.size, _SOURCE, cfg.negatives, cfg.hard_text)
+    sample: Sample = make_sample(
+        index, cfg.seed, cfg.size, _SOURCE, cfg.negatives, cfg.hard_text, cfg.stickers
+    )
     stem = f"{index:06d}"
     ext = "dcm" if cfg.image_format == "dicom" else "png"
     image_rel, clean_rel, mask_rel = (
@@ -183,6 +192,7 @@ def _write_sample(index: int) -> dict[str, Any]:
         "modality": sample.modality,
         "background": sample.source,
         "negatives": sample.negatives,
+        "sticker": sample.sticker,
         "size": cfg.size,
     }
 
@@ -201,6 +211,11 @@ def _check(config: GenerateConfig) -> None:
         raise UsageError(
             f"--hard-text {config.hard_text} is not a share between 0 and 1",
             hint="give a share from 0 to 1, e.g. 0.25; 0 draws all text plainly",
+        )
+    if not 0.0 <= config.stickers <= 1.0:  # NaN fails this too
+        raise UsageError(
+            f"--stickers {config.stickers} is not a share between 0 and 1",
+            hint="give a share from 0 to 1, e.g. 0.1; 0 turns stickers off",
         )
     if config.image_format not in FORMATS:
         raise UsageError(f"--format {config.image_format!r} is not one of png, dicom")
@@ -262,6 +277,9 @@ def run_generate_dataset(
         "text_styles": dict(
             Counter(it.get("style", "plain") for r in records for it in r["items"])
         ),
+        "stickers": config.stickers,
+        "sticker_kinds": dict(Counter(r["sticker"]["kind"] for r in records if r["sticker"])),
+        "images_with_stickers": sum(r["sticker"] is not None for r in records),
         "splits": {
             split: dict(Counter(r["label"] for r in records if r["split"] == split))
             for split in ("train", "val", "test")

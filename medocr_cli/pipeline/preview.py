@@ -13,9 +13,11 @@ from medocr_cli.io import read_scan
 from medocr_cli.io.atomic import atomic_path
 
 KIND_COLOURS = {"printed": (255, 40, 40), "handwritten": (40, 140, 255)}
-#: Height of the caption band above each tile: id/label/split/modality, then hard negatives.
+#: Height of the caption band above each tile: id/label/split/modality and sticker, then hard
+#: negatives.
 CAPTION = 26
 NEGATIVES_COLOUR = (255, 170, 60)
+STICKER_COLOUR = (120, 230, 160)
 
 
 def contact_sheet(
@@ -23,8 +25,10 @@ def contact_sheet(
 ) -> int:
     """Draw the first `count` images of a dataset with boxes (red printed, blue handwritten).
 
-    Each tile's caption names the image, its class, split and modality and, in orange, the
-    kinds of hard negatives drawn on it (non-text structure, so it has no box).
+    Each tile's caption names the image, its class, split and modality, in green the kind of
+    sticker stuck on it (label or paper: background, so it has no box; the lines written on it
+    have theirs) and, in orange, the kinds of hard negatives drawn on it (non-text structure,
+    so they have no box).
 
     Returns the number of tiles drawn.
     """
@@ -55,11 +59,11 @@ def contact_sheet(
                 outline=KIND_COLOURS.get(item["kind"]),
                 width=1,
             )
-        draw.text(
-            (x + 3, y + 2),
-            f"{rec['id']} {rec['label']} {rec['split']} {rec.get('modality', '')}",
-            fill=(230, 230, 230),
-        )
+        caption = f"{rec['id']} {rec['label']} {rec['split']} {rec.get('modality', '')}"
+        draw.text((x + 3, y + 2), caption, fill=(230, 230, 230))
+        if rec.get("sticker"):
+            sticker = "sticker: " + rec["sticker"]["kind"]
+            draw.text((x + 9 + draw.textlength(caption), y + 2), sticker, fill=STICKER_COLOUR)
         if rec.get("negatives"):
             draw.text((x + 3, y + 13), "neg: " + ", ".join(rec["negatives"]), fill=NEGATIVES_COLOUR)
     with atomic_path(target) as tmp:

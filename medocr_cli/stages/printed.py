@@ -211,7 +211,43 @@ def read_printed(
         frame: Frame index written into the boxes.
         config: Tesseract settings; defaults suit 256-1024 px scans.
     """
+    return read_printed_many([image], [frame], config)[0]
+
+
+def read_printed_many(
+    images: Sequence[np.ndarray], frames: Sequence[int], config: PrintedConfig | None = None
+) -> list[list[Box]]:
+    """`read_printed` of several images (frames, or crops of one), in one Tesseract process.
+
+    Every rendering of every image is a page of its own (`tesseract_pages`), read as a
+    separate call would read it; only the process and its model are started once, which is
+    most of the cost of reading a small crop.
+    """
     config = config or PrintedConfig()
+    prepared = [_pages(image, config) for image in images]
+    pages = [page for variants, _, _ in prepared for page in variants]
+    if not pages:
+        return [[] for _ in images]
+    tables = (
+        [tesseract_data(pages[0], config.psm)]
+        if len(pages) == 1
+        else tesseract_pages(pages, config.psm)
+    )
+    out: list[list[Box]] = []
+    start = 0
+    for (variants, scale, shape), frame in zip(prepared, frames, strict=True):
+        boxes: list[Box] = []
+        for data in tables[start : start + len(variants)]:
+            boxes += _words(data, frame, config, scale, shape)
+        start += len(variants)
+        out.append(keep_plausible(boxes, config.min_conf / 100.0, shape))
+    return out
+
+
+def _pages(
+    image: np.ndarray, config: PrintedConfig
+) -> tuple[list[np.ndarray], float, tuple[int, int]]:
+    """The padded renderings Tesseract reads of one image, their scale, and the image's shape."""
     grey = _to_grey(image)
     h, w = grey.shape
     if config.blur_sigma > 0:
@@ -219,44 +255,54 @@ def read_printed(
     scale = config.scale if max(h, w) < config.upscale_below else 1.0
     if scale != 1.0:
         grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-    boxes: list[Box] = []
+    pages = []
     for name in config.variants:
         variant = _variant(grey, name, int(config.tophat_size * scale) | 1)
         pad_value = int(
             np.median(np.concatenate([variant[0], variant[-1], variant[:, 0], variant[:, -1]]))
         )
-        padded = cv2.copyMakeBorder(
-            variant,
-            config.pad,
-            config.pad,
-            config.pad,
-            config.pad,
-            cv2.BORDER_CONSTANT,
-            value=pad_value,
-        )
-        data = tesseract_data(padded, config.psm)
-        for i, text in enumerate(data["text"]):
-            conf = float(data["conf"][i])
-            if conf < config.weak_conf_floor or not _has_text_chars(text):
-                continue
-            x0 = (data["left"][i] - config.pad) / scale
-            y0 = (data["top"][i] - config.pad) / scale
-            x1 = x0 + data["width"][i] / scale
-            y1 = y0 + data["height"][i] / scale
-            box = Box(
-                frame=frame,
-                x0=max(0, int(np.floor(x0))),
-                y0=max(0, int(np.floor(y0))),
-                x1=min(w, int(np.ceil(x1))),
-                y1=min(h, int(np.ceil(y1))),
-                text=text.strip(),
-                kind="printed",
-                score=conf / 100.0,
-                source="tesseract",
+        pages.append(
+            cv2.copyMakeBorder(
+                variant,
+                config.pad,
+                config.pad,
+                config.pad,
+                config.pad,
+                cv2.BORDER_CONSTANT,
+                value=pad_value,
             )
-            if box.x1 > box.x0 and box.y1 > box.y0:
-                boxes.append(box)
-    return keep_plausible(boxes, config.min_conf / 100.0, (h, w))
+        )
+    return pages, scale, (h, w)
+
+
+def _words(
+    data: dict[str, list], frame: int, config: PrintedConfig, scale: float, shape: tuple[int, int]
+) -> list[Box]:
+    """The word boxes of one page's table, in the image's coordinates (before plausibility)."""
+    h, w = shape
+    boxes: list[Box] = []
+    for i, text in enumerate(data.get("text", [])):
+        conf = float(data["conf"][i])
+        if conf < config.weak_conf_floor or not _has_text_chars(text):
+            continue
+        x0 = (data["left"][i] - config.pad) / scale
+        y0 = (data["top"][i] - config.pad) / scale
+        x1 = x0 + data["width"][i] / scale
+        y1 = y0 + data["height"][i] / scale
+        box = Box(
+            frame=frame,
+            x0=max(0, int(np.floor(x0))),
+            y0=max(0, int(np.floor(y0))),
+            x1=min(w, int(np.ceil(x1))),
+            y1=min(h, int(np.ceil(y1))),
+            text=text.strip(),
+            kind="printed",
+            score=conf / 100.0,
+            source="tesseract",
+        )
+        if box.x1 > box.x0 and box.y1 > box.y0:
+            boxes.append(box)
+    return boxes
 
 
 def keep_plausible(boxes: list[Box], min_score: float, frame_shape: tuple[int, int]) -> list[Box]:

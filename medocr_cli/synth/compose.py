@@ -1,13 +1,15 @@
 """One synthetic training image: a clean background, text composited onto it, every label.
 
-Each image is a pure function of (seed, index, size, split, negatives and hard-text shares): it
-draws from its own random generators, so images can be made in any order, in any process, and
-still come out identical. The class cycles None / P / H / PH over consecutive indices, which
-balances the classes exactly. A share of the images, of every class, gets hard negatives
-(Doppler flow, vessels, calipers, scales...) drawn on the background before any text: they are
-part of the clean image and never of the text mask, the boxes or the label. A share of the text
-layers is drawn in a hard style (rotated, tilted, along an edge, low-contrast, blurred: see
-`hard_text`).
+Each image is a pure function of (seed, index, size, split, and the negatives, hard-text and
+sticker shares): it draws from its own random generators, so images can be made in any order, in
+any process, and still come out identical. The class cycles None / P / H / PH over consecutive
+indices, which balances the classes exactly. A share of the images, of every class, gets hard
+negatives (Doppler flow, vessels, calipers, scales...) drawn on the background before any text:
+they are part of the clean image and never of the text mask, the boxes or the label. A share of
+the text layers is drawn in a hard style (rotated, tilted, along an edge, low-contrast, blurred:
+see `hard_text`). A share of the images gets a label sticker or paper scrap stuck on the
+background, written on for the image's class (see `stickers`): the paper is clean image, its ink
+is text, and a printed label on it is no scanner overlay (those are written too).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from medocr_cli.synth.negatives import (
     negatives_rng,
 )
 from medocr_cli.synth.printed import render_printed
+from medocr_cli.synth.stickers import STICKERS_SHARE, has_sticker, make_sticker, stickers_rng
 from medocr_cli.synth.text_layer import TextLayer
 from medocr_cli.types import LABELS
 
@@ -63,6 +66,8 @@ class Sample:
         source: Background origin.
         negatives: Kinds of hard negatives drawn on the background (not text), in drawing
             order; empty for most images.
+        sticker: The label or paper scrap stuck on the background (`stickers.Sticker.record`),
+            or None; the items of the lines written on it have "sticker": True.
     """
 
     image: np.ndarray
@@ -73,6 +78,7 @@ class Sample:
     modality: str = ""
     source: str = ""
     negatives: list[str] = field(default_factory=list)
+    sticker: dict[str, Any] | None = None
 
 
 def split_of(index: int) -> str:
@@ -378,6 +384,7 @@ def make_sample(
     backgrounds: BackgroundSource,
     negatives: float = NEGATIVES_SHARE,
     hard_text: float = HARD_TEXT_SHARE,
+    stickers: float = STICKERS_SHARE,
 ) -> Sample:
     """Generate image `index` of the dataset with `seed` (deterministic).
 
@@ -393,6 +400,8 @@ def make_sample(
         hard_text: Share (0-1) of text layers drawn in a hard style (rotated, tilted, along
             an edge, low-contrast, blurred). Styles come from a generator of their own too:
             with share 0 the images are exactly those made without hard text.
+        stickers: Share (0-1) of images with a label or paper scrap stuck on, from a generator
+            of its own too: with share 0 the images are exactly those made without stickers.
     """
     rng = np.random.default_rng([seed, index])
     split = split_of(index)
@@ -402,10 +411,19 @@ def make_sample(
     base, drawn = background.image, []
     if has_negatives(seed, index, negatives):
         base, drawn = add_negatives(negatives_rng(seed, index), base, background.modality)
+    sticker = None
+    if has_sticker(seed, index, stickers):
+        sticker = make_sticker(stickers_rng(seed, index), base, label, (printed_pool, hand_pool))
+        base = sticker.image
     canvas = Canvas(base)
+    if sticker is not None:
+        canvas.taken.append(tuple(sticker.record["box"]))  # nothing else is written on it
+        if sticker.text is not None:
+            canvas.paste(sticker.text, *sticker.at, sticker.roles, HardStyle(angle=sticker.angle))
+            canvas.items = [dict(item, sticker=True) for item in canvas.items]
     hard = hard_text_rng(seed, index)
     for _ in range(4):  # a class must hold what it says; retry placement if nothing fitted
-        if "P" in label and not any(i["kind"] == "printed" for i in canvas.items):
+        if "P" in label and all(i["kind"] != "printed" or "sticker" in i for i in canvas.items):
             _add_printed(rng, canvas, printed_pool, size, hard, hard_text)
         if "H" in label and not any(i["kind"] == "handwritten" for i in canvas.items):
             _add_handwritten(rng, canvas, hand_pool, size, hard, hard_text)
@@ -423,4 +441,5 @@ def make_sample(
         modality=background.modality,
         source=background.source,
         negatives=drawn,
+        sticker=None if sticker is None else sticker.record,
     )

@@ -179,6 +179,24 @@ def _blur(layer: TextLayer, sigma: float) -> TextLayer:
     return _transform(layer, blur, pad=radius)
 
 
+def warp_layer(
+    layer: TextLayer, matrix: np.ndarray, size: tuple[int, int]
+) -> tuple[TextLayer, tuple[int, int]]:
+    """Warp a layer by a 2x3 affine `matrix` onto a `size` (w, h) canvas, labels carried exactly.
+
+    For text that must land at a known place on something warped with it (a sticker's
+    writing, rotated with the sticker): returns the layer cropped tight around its ink and the
+    canvas position of the crop's top-left corner.
+    """
+
+    def warp(a: np.ndarray) -> np.ndarray:
+        return cv2.warpAffine(
+            a, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+        )
+
+    return _transform_at(layer, warp, pad=0)
+
+
 def _transform(layer: TextLayer, fn: Transform, pad: int) -> TextLayer:
     """Apply a linear image transform `fn` to a layer and carry its labels through exactly.
 
@@ -186,6 +204,11 @@ def _transform(layer: TextLayer, fn: Transform, pad: int) -> TextLayer:
     without alpha take the layer's plain RGB, transformed the same way. `pad` transparent
     pixels are added around the layer first (room for a blur to spread into).
     """
+    return _transform_at(layer, fn, pad)[0]
+
+
+def _transform_at(layer: TextLayer, fn: Transform, pad: int) -> tuple[TextLayer, tuple[int, int]]:
+    """`_transform`, also returning where the result's top-left lies in `fn`'s output."""
     rgba = layer.rgba
     if pad:
         rgba = np.pad(rgba, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
@@ -205,7 +228,7 @@ def _transform(layer: TextLayer, fn: Transform, pad: int) -> TextLayer:
     ink_out = out[..., 3] > 0
     crop = tight_box(ink_out)
     if crop is None:
-        return layer  # nothing left visible (cannot happen for real text): keep it plain
+        return layer, (0, 0)  # nothing left visible (cannot happen for real text): keep it plain
 
     def carry(box: Box) -> Box:
         x0, y0, x1, y1 = box[0] + pad, box[1] + pad, box[2] + pad, box[3] + pad
@@ -226,4 +249,4 @@ def _transform(layer: TextLayer, fn: Transform, pad: int) -> TextLayer:
         for line in layer.lines
     ]
     x0, y0, x1, y1 = crop
-    return TextLayer(rgba=np.ascontiguousarray(out[y0:y1, x0:x1]), lines=lines)
+    return TextLayer(rgba=np.ascontiguousarray(out[y0:y1, x0:x1]), lines=lines), (x0, y0)

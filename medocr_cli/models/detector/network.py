@@ -73,6 +73,30 @@ class TextDetector(nn.Module):
         return self.head(y)
 
 
+def fuse_batchnorm(model: nn.Module) -> nn.Module:
+    """Fold every BatchNorm that follows a convolution into it, for inference only.
+
+    In eval mode a BatchNorm is a fixed per-channel scale and shift, which the convolution
+    before it can apply itself: the network computes the same function (to float rounding)
+    with a third fewer passes over its activations, the cost of a third of its CPU time at
+    640x480. The model must be in eval mode; it is changed in place and returned.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    if model.training:
+        raise ValueError("fuse_batchnorm is for a model in eval mode")
+    for module in model.modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        layers = list(module)
+        for i in range(len(layers) - 1):
+            conv, norm = layers[i], layers[i + 1]
+            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+                module[i] = fuse_conv_bn_eval(conv, norm)
+                module[i + 1] = nn.Identity()
+    return model
+
+
 @register(ARCH)
 def build_detector(spec: dict[str, Any]) -> nn.Module:
     """Build the untrained detector of a spec made by `detector_spec`."""

@@ -7,6 +7,7 @@ are grown back into line boxes (`boxes.boxes_from_map`).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from torch import nn
 
 from medocr_cli.models import zoo
 from medocr_cli.models.detector.boxes import boxes_from_map
-from medocr_cli.models.detector.network import forward_frames, to_input
+from medocr_cli.models.detector.network import forward_frames, fuse_batchnorm, to_input
 from medocr_cli.models.detector.spec import CHANNELS
 from medocr_cli.types import Box
 
@@ -72,7 +73,8 @@ class Detector:
         self.spec: dict[str, Any] = loaded.raw_spec()
         self.metrics: dict[str, Any] = dict(loaded.metrics)
         self.device = torch.device(device)
-        self.model: nn.Module = loaded.model
+        # a copy: the zoo's cached network stays as trained (its state dict, its BatchNorms)
+        self.model: nn.Module = fuse_batchnorm(copy.deepcopy(loaded.model).eval())
         self.tiling = tiling or Tiling()
 
     @classmethod

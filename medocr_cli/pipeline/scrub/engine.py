@@ -25,7 +25,9 @@ from medocr_cli.io.scan import frame_key
 from medocr_cli.io.walk import InputFile
 from medocr_cli.pipeline.scrub.config import ScrubConfig, header_step, quarantine_path
 from medocr_cli.pipeline.scrub.journal import staging_path
+from medocr_cli.pipeline.scrub.key_frames import KeyFills, KeyFramePlan
 from medocr_cli.pipeline.scrub.models import RunModels, load_run_models
+from medocr_cli.stages.frame_change import change_tol
 from medocr_cli.stages.mask import text_mask
 from medocr_cli.types import Box, FileResult, Status
 
@@ -68,14 +70,16 @@ def clean_frames(
     import numpy as np
 
     shape = (scan.height, scan.width)
-    done: dict[bytes, tuple[list[Box], np.ndarray | None, str | None, int]] = {}
+    done: dict[bytes, tuple[list[Box], np.ndarray | None, str | None, int, int | None]] = {}
     removed: dict[int, list[Box]] = {}
     handwriting_only: set[int] = set()
     seconds: dict[str, float] = {}
     labels: list[str] = []
     regions: list[list[int]] = []
     texts: list[dict[str, Any]] = []
-    reused = fallbacks = kept_total = 0
+    reused = fallbacks = kept_total = regions_reused = 0
+    plan = KeyFramePlan(models.finder, change_tol(scan), scan.n_frames > 1)
+    fills = KeyFills(change_tol(scan))
     for start in range(0, scan.n_frames, batch_size):
         indices = list(range(start, min(scan.n_frames, start + batch_size)))
         t0 = time.perf_counter()
@@ -83,9 +87,10 @@ def clean_frames(
         keys = [frame_key(f) for f in frames]
         seconds["read"] = seconds.get("read", 0.0) + time.perf_counter() - t0
         todo = [n for n, k in enumerate(keys) if k not in done and k not in keys[:n]]
-        findings = models.finder.find([frames[n] for n in todo], [indices[n] for n in todo])
+        findings = plan.find(frames, indices, todo)
         for n, finding in zip(todo, findings, strict=True):
             _add_seconds(seconds, finding.seconds)
+            regions_reused += finding.reused
             if finding.label is not None:
                 labels.append(finding.label)
             fallbacks += int(finding.fallback)
@@ -99,11 +104,11 @@ def clean_frames(
                 hole = text_mask(shape, boxes, prob_map=finding.prob_map)
             mask = np.packbits(hole) if hole is not None else None
             seconds["mask"] = seconds.get("mask", 0.0) + time.perf_counter() - t0
-            done[keys[n]] = (boxes, mask, finding.label, len(finding.kept))
+            done[keys[n]] = (boxes, mask, finding.label, len(finding.kept), finding.key_index)
         for n, index in enumerate(indices):
             if n not in todo:
                 reused += 1
-            boxes, mask, label, kept = done[keys[n]]
+            boxes, mask, label, kept, key_index = done[keys[n]]
             kept_total += kept
             if not boxes or mask is None:
                 continue
@@ -111,8 +116,16 @@ def clean_frames(
                 handwriting_only.add(index)
             boxes = [b if b.frame == index else replace(b, frame=index) for b in boxes]
             t0 = time.perf_counter()
-            hole = np.unpackbits(mask, count=shape[0] * shape[1]).reshape(shape)
-            models.repaint(scan, index, hole, models.method, inpainter=models.inpainter)
+            hole = np.unpackbits(mask, count=shape[0] * shape[1]).reshape(shape).astype(bool)
+            whole, before = hole, None
+            if key_index is not None:
+                hole = fills.copy_into(scan, index, key_index, hole)
+            if index in plan.keys:
+                before = np.array(scan.frames[index], copy=True)
+            if hole.any():
+                models.repaint(scan, index, hole, models.method, inpainter=models.inpainter)
+            if before is not None:
+                fills.remember(index, before, np.array(scan.frames[index], copy=True), whole)
             seconds["inpaint"] = seconds.get("inpaint", 0.0) + time.perf_counter() - t0
             removed[index] = boxes
             result.boxes += len(boxes)
@@ -125,6 +138,9 @@ def clean_frames(
                 )
         scan.drop_renderings()
     result.frames_reused = reused
+    result.regions_reused = regions_reused
+    result.pixels_copied = fills.copied if plan.active else None
+    result.key_frames = plan.key_frames if plan.active else None
     result.kept_non_text = kept_total
     label = None
     if labels:  # imported here: it brings torch, which a finder without a classifier never needs

@@ -13,12 +13,17 @@ independently of the boxes the finder made:
 2. A line the detector sees with its usual confidence (`VERIFY_MIN_SCORE`) on the display
    rendering is residual text, wherever it is. A weaker line, or one seen in another
    rendering, is a candidate: Tesseract reads each candidate in both directions of its turn,
-   each reading a page of its own, all pages of a frame in one Tesseract process, and a
-   confident, word-like reading confirms it. This is the expensive step, and it runs only
-   where the cheap one saw something; a page already read in the output (the same pixels, as
-   in the static parts of a cine) is not read again.
+   each reading a page of its own, and a confident, word-like reading confirms it. This is
+   the expensive step, and it runs only where the cheap one saw something. The pages of up
+   to `READ_EVERY` frames go to one Tesseract process per page layout (`PageBatch`), and a
+   page already read in the output (the same pixels) is not read again.
 3. Over the regions the finder removed, the earlier check stays: Tesseract on those regions
    (frames the classifier called handwriting-only skip it) and any detector line there.
+4. In a multi-frame output, a frame that differs from the last frame searched in full (the
+   key frame) in less than `frame_change.MAX_CHANGED_SHARE` of its pixels is searched against
+   it: the detector's passes all run, and its confident lines all count, but a weak candidate
+   or a removed region whose pixels did not change is not read again, and the key frame's
+   finds there stand for this frame too (`stages/frame_change.py`).
 
 The result names every region found (frame and box, never text). `scrub_file` uses it twice:
 what it finds in the first check is removed (the safety net repairs the output), and only
@@ -27,7 +32,6 @@ what a second check still finds flags the file.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from medocr_cli.pipeline.scrub.verify_read import PageBatch, PageKey
+from medocr_cli.stages.frame_change import MAX_CHANGED_SHARE, Change, change_between, change_tol
 from medocr_cli.types import Box, join_overlapping
 
 if TYPE_CHECKING:
@@ -65,12 +71,14 @@ class VerifyResult:
         seconds: Time spent.
         passes: Detector passes run (renderings x turns x distinct frames).
         reads: Pages Tesseract read to confirm candidates (all of a frame's in one call).
+        frames_against_key: Frames searched against a key frame (see `verify_scan`).
     """
 
     regions: list[Box] = field(default_factory=list)
     seconds: float = 0.0
     passes: int = 0
     reads: int = 0
+    frames_against_key: int = 0
 
     def report(self) -> list[list[int]]:
         """The regions as `[frame, x0, y0, x1, y1]` rows for the report (no text)."""
@@ -138,139 +146,6 @@ def _overlaps_any(box: Box, others: Sequence[Box]) -> bool:
     return any(box.x0 < o.x1 and o.x0 < box.x1 and box.y0 < o.y1 and o.y0 < box.y1 for o in others)
 
 
-#: Height in pixels a candidate's line is brought to before Tesseract reads it.
-READ_HEIGHT = 48
-#: A Tesseract word confirms a candidate at this confidence (0-100) or more, when it looks
-#: like overlay text (`_overlay_like`)...
-CONFIRM_CONF = 60
-#: ... or at any confidence, when it holds this many capitals or digits in a row: Tesseract
-#: gives 0 to real names with odd glyphs ("DOE^JANE", "TON^JULIAN"), while what it reads into
-#: texture is short, mostly lower case ("its", "ean", "Se").
-CONFIRM_RUN = 5
-
-
-def _overlay_like(text: str) -> bool:
-    """Four or more letters/digits, or three that are not all lower case."""
-    chars = [ch for ch in text if ch.isalnum()]
-    return len(chars) >= 4 or (len(chars) == 3 and not all(ch.islower() for ch in chars))
-
-
-def _confirms(text: str, conf: float) -> bool:
-    """Whether one Tesseract word confirms that a candidate is text (see the constants)."""
-    if conf >= CONFIRM_CONF and _overlay_like(text):
-        return True
-    return re.search(rf"[A-Z0-9]{{{CONFIRM_RUN},}}", re.sub(r"[^A-Za-z0-9]", "", text)) is not None
-
-
-def _stretch(values: np.ndarray) -> np.ndarray | None:
-    """Stretch to 0-255 between the 1st and 99th percentile; None for a flat region."""
-    lo, hi = np.percentile(values, 1), np.percentile(values, 99)
-    if hi <= lo:
-        return None
-    return (np.clip((values - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
-
-
-def _dark_on_light(grey: np.ndarray) -> np.ndarray:
-    """Tesseract reads dark text on a light ground: invert a mostly dark crop."""
-    return 255 - grey if np.median(grey) < 128 else grey
-
-
-def read_strips(contrast: np.ndarray, plain: np.ndarray, box: Box, turns: int) -> list[np.ndarray]:
-    """Two readings of one candidate line, turned `turns` quarters, for Tesseract.
-
-    The locally contrast-stretched rendering as it is, and the plain rendering with the strokes
-    lifted off their background (the absolute difference to a median-filtered copy, stretched):
-    the first serves text a few grey levels above a smooth ground, the second text on a ground
-    that varies (an organ edge, speckle). Both dark on light, `READ_HEIGHT` high, padded.
-    """
-    import cv2
-
-    height = box.height if turns % 2 == 0 else box.width
-    g = max(2, round(height / 4))
-    rows, cols = plain.shape[:2]
-    y0, y1 = max(0, box.y0 - g), min(rows, box.y1 + g)
-    x0, x1 = max(0, box.x0 - g), min(cols, box.x1 + g)
-    first = np.rot90(contrast[y0:y1, x0:x1], turns)
-    crop = plain[y0:y1, x0:x1].astype(np.float32)
-    if crop.ndim == 3:
-        crop = crop.mean(axis=2)
-    second = None
-    flat = _stretch(np.rot90(crop, turns))
-    if flat is not None:
-        k = min(31, 2 * (min(flat.shape) // 2) + 1)
-        if k >= 3:
-            lifted = _stretch(np.abs(flat.astype(np.float32) - cv2.medianBlur(flat, k)))
-            second = None if lifted is None else 255 - lifted
-    strips = []
-    for reading in (_dark_on_light(np.ascontiguousarray(first)), second):
-        if reading is None or min(reading.shape) < 2:
-            continue
-        scale = READ_HEIGHT / reading.shape[0]
-        big = cv2.resize(reading, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-        strips.append(cv2.copyMakeBorder(big, 16, 16, 16, 16, cv2.BORDER_REPLICATE))
-    return strips
-
-
-def confirmed_in(data: dict[str, list], spans: list[tuple[int, int]]) -> set[int]:
-    """The indices of the stacked strips (`spans`) that a word of Tesseract's table confirms."""
-    hits: set[int] = set()
-    for i, text in enumerate(data.get("text", [])):
-        if not _confirms(text, float(data["conf"][i])):
-            continue
-        mid = data["top"][i] + data["height"][i] / 2
-        hits |= {n for n, (a, b) in enumerate(spans) if a <= mid < b}
-    return hits
-
-
-#: Pages already read in this output: (shape, bytes) of a page -> whether it confirms text.
-ReadCache = dict[tuple[tuple[int, ...], bytes], bool]
-
-
-def _confirm(
-    renders: dict[str, np.ndarray],
-    candidates: list[tuple[str, int, Box]],
-    cache: ReadCache | None = None,
-) -> tuple[list[Box], int]:
-    """Read each candidate in both directions of its turn; return the confirmed ones and reads.
-
-    Each candidate and direction is one page (its two readings stacked), read on its own: a
-    strip read among other candidates' strips was missed where it was read alone (a
-    window-hidden CT name). All pages of the frame go to one Tesseract process
-    (`tesseract_pages`), and a page already read in this output (`cache`: the same pixels, e.g.
-    a static part of a cine) is not read again. Then, the strongest candidate first, a
-    candidate that overlaps one already confirmed is passed over, as when each was read in turn.
-    """
-    from medocr_cli.stages.printed import stack_strips, tesseract_pages
-
-    cache = {} if cache is None else cache
-    pages: list[list[tuple[tuple[tuple[int, ...], bytes], list[tuple[int, int]]]]] = []
-    todo: dict[tuple[tuple[int, ...], bytes], tuple[np.ndarray, list[tuple[int, int]]]] = {}
-    for name, turns, box in candidates:
-        wide = name.startswith("wide")
-        contrast = renders["wide_contrast" if wide else "contrast"]
-        plain = renders["wide" if wide else "display"]
-        sides = []
-        for side in (0, 1):
-            strips = read_strips(contrast, plain, box, (turns + 2 * side) % 4)
-            if not strips:
-                continue
-            stack, spans = stack_strips(strips)
-            key = (stack.shape, stack.tobytes())
-            if key not in cache:
-                todo[key] = (stack, spans)
-            sides.append((key, spans))
-        pages.append(sides)
-    if todo:
-        tables = tesseract_pages([stack for stack, _ in todo.values()], 6)
-        for (key, (_, spans)), table in zip(todo.items(), tables, strict=True):
-            cache[key] = bool(confirmed_in(table, spans))
-    confirmed: list[Box] = []
-    for (_, _, box), sides in zip(candidates, pages, strict=True):
-        if not _overlaps_any(box, confirmed) and any(cache[key] for key, _ in sides):
-            confirmed.append(box)
-    return confirmed, len(todo)
-
-
 #: A candidate lying this much (share of its area) inside regions the finder already removed is
 #: left to the region check: a repainted patch read in another rendering or turn made false
 #: "words" (a generated CT's repainted overlay, read turned, confirmed as a capital run).
@@ -289,19 +164,72 @@ def _share_inside(box: Box, regions: Sequence[Box]) -> float:
     return float(cover.sum()) / area
 
 
+@dataclass
+class _Search:
+    """One searched frame, waiting for its pages to be read (`PageBatch`).
+
+    Attributes:
+        index: The frame.
+        found: The detector's confident lines on the display rendering: text already.
+        candidates: Weaker lines, strongest first, with the keys of their pages.
+        proposals: Every detector line of every pass at candidate strength.
+        regions: Handle of the stacked page of removed regions read again, or None.
+        grown: Those regions, grown as for the mask.
+        key: The key frame's search this frame was compared with, or None.
+        change: Where the frame differs from that key frame.
+    """
+
+    index: int
+    found: list[Box]
+    candidates: list[tuple[Box, list[PageKey]]]
+    proposals: list[Box]
+    regions: int | None = None
+    grown: list[Box] = field(default_factory=list)
+    key: _Search | None = None
+    change: Change | None = None
+    result: list[Box] | None = None
+
+    def resolve(self, batch: PageBatch) -> list[Box]:
+        """The text regions of the frame, once `batch` has read its pages."""
+        if self.result is not None:
+            return self.result
+        confirmed: list[Box] = []
+        for box, keys in self.candidates:
+            if not _overlaps_any(box, confirmed) and batch.confirms(keys):
+                confirmed.append(box)
+        found = self.found + confirmed
+        if self.regions is not None:
+            words = batch.words(self.regions, self.index)
+            found += [w for w in words if _overlaps_any(w, self.grown)]
+        if self.key is not None and self.change is not None:
+            # the key frame's finds where nothing changed stand
+            found += [
+                _in_frame(b, self.index)
+                for b in self.key.resolve(batch)
+                if not self.change.touches(b)
+            ]
+        self.result = found
+        return found
+
+
 def search_frame(
     scan: Scan,
     index: int,
     detector: Any,
+    batch: PageBatch,
     removed: Sequence[Box] = (),
-    cache: ReadCache | None = None,
-) -> tuple[list[Box], int, int]:
-    """Search frame `index` of `scan` in full; return (text regions, detector passes, reads).
+    change: Change | None = None,
+    judged: Sequence[Box] = (),
+) -> tuple[_Search, int]:
+    """Search frame `index` of `scan` in full; its candidates' pages go into `batch`.
 
     `removed` are the regions already cleaned in this frame (grown as for the mask): a weak
     candidate mostly inside them is not read (`INSIDE_REMOVED`); the region check reads those.
-    `cache` keeps what Tesseract made of each page read so far in this output; `reads` counts
-    the pages read now.
+    With `change` (where the frame differs from a key frame searched before) and `judged`
+    (that key frame's proposals), a weak candidate whose pixels did not change and that the
+    key frame had proposed too is not read again: the key frame's reading of the same pixels
+    stands. The detector's passes and its confident lines are never skipped. Returns the
+    search (resolved once the batch is read) and the detector passes run.
     """
     renders = renderings(scan, index)
     shape = (scan.height, scan.width)
@@ -322,15 +250,22 @@ def search_frame(
                 found.append(box)
             elif b.score >= CANDIDATE_MIN_SCORE:
                 candidates.append((name, turns, box))
+    proposals = found + [c[2] for c in candidates]
     candidates = [
         c
         for c in candidates
         if not _overlaps_any(c[2], found) and _share_inside(c[2], removed) < INSIDE_REMOVED
     ]
+    if change is not None:
+        candidates = [
+            c for c in candidates if change.touches(c[2]) or not _overlaps_any(c[2], judged)
+        ]
     candidates.sort(key=lambda c: -c[2].score)
-    chosen = candidates[:MAX_CANDIDATES]
-    confirmed, reads = _confirm(renders, chosen, cache) if chosen else ([], 0)
-    return found + confirmed, len(todo), reads
+    chosen = [
+        (box, batch.candidate(renders, name, turns, box))
+        for name, turns, box in candidates[:MAX_CANDIDATES]
+    ]
+    return _Search(index, found, chosen, proposals), len(todo)
 
 
 def merge_regions(boxes: list[Box]) -> list[Box]:
@@ -358,35 +293,69 @@ def verify_scan(
     a repair: the other frames are unchanged since the first found nothing there).
     """
     from medocr_cli.io.scan import frame_key
-    from medocr_cli.pipeline.find_text import read_stacked
 
     t0 = time.perf_counter()
     result = VerifyResult()
-    seen: dict[bytes, list[Box]] = {}
-    cache: ReadCache = {}
+    batch = PageBatch()
+    seen: dict[bytes, _Search] = {}
+    order: list[tuple[int, _Search]] = []
+    tol = change_tol(scan)
+    key: tuple[np.ndarray, _Search, list[Box]] | None = None  # display, search, removed
+    waiting = 0
     for index in range(scan.n_frames):
         if frames is not None and index not in frames:
             continue
         coords = sorted((b.x0, b.y0, b.x1, b.y1) for b in removed.get(index, []))
-        key = frame_key(scan.frames[index]) + repr(coords).encode()
-        if key not in seen:
+        key_bytes = frame_key(scan.frames[index]) + repr(coords).encode()
+        if key_bytes not in seen:
             boxes = removed.get(index, [])
-            found, passes, reads = search_frame(scan, index, detector, _grown(boxes), cache)
-            if boxes and index not in (handwriting_only or set()):
-                words = read_stacked(scan.display(index), index, boxes)
-                reads += 1
-                grown = _grown(boxes)
-                found += [w for w in words if _overlaps_any(w, grown)]
-            seen[key] = found
+            shown = scan.display(index)
+            change = None
+            if key is not None:
+                change = change_between(shown, key[0], tol)
+                if change.share > MAX_CHANGED_SHARE:
+                    change = None
+            judged = key[1].proposals if key is not None and change is not None else ()
+            search, passes = search_frame(
+                scan, index, detector, batch, _grown(boxes), change, judged
+            )
+            read = boxes
+            if key is not None and change is not None:
+                search.key, search.change = key[1], change
+                # the key frame's region check stands for regions that did not change
+                read = [b for b in boxes if change.touches(b) or not _overlaps_any(b, key[2])]
+                result.frames_against_key += 1
+            if read and index not in (handwriting_only or set()):
+                search.regions = batch.regions(shown, read)
+                search.grown = _grown(read)
+            if change is None:
+                key = (np.array(shown, copy=True), search, list(boxes))
+            seen[key_bytes] = search
             result.passes += passes
-            result.reads += reads
-        result.regions += [
-            Box(index, b.x0, b.y0, b.x1, b.y1, "", "text", b.score, "verify") for b in seen[key]
-        ]
+            waiting += 1
+        order.append((index, seen[key_bytes]))
         scan.drop_renderings()
+        if waiting >= READ_EVERY:
+            batch.read()
+            waiting = 0
+    batch.read()
+    for index, search in order:
+        result.regions += [
+            Box(index, b.x0, b.y0, b.x1, b.y1, "", "text", b.score, "verify")
+            for b in search.resolve(batch)
+        ]
+    result.reads = batch.reads
     result.regions = merge_regions(result.regions)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+#: Frames whose pages are collected before Tesseract reads them (one process per mode).
+READ_EVERY = 32
+
+
+def _in_frame(box: Box, index: int) -> Box:
+    return Box(index, box.x0, box.y0, box.x1, box.y1, box.text, box.kind, box.score, box.source)
 
 
 def _grown(boxes: Sequence[Box], grow: float = 0.25, min_grow: int = 2) -> list[Box]:
