@@ -195,3 +195,63 @@ def test_verify_reads_a_window_hidden_name_on_a_large_radiograph(tmp_path, model
     ds.save_as(path, enforce_file_format=True)
     found = verify_scan(read_scan(path), models.detector, {})
     assert any(b.x0 < 200 and b.y0 < 140 and b.x1 > 300 for b in found.regions)
+
+
+def _ct_cine(names: list[str]) -> Dataset:
+    """A 16-bit CT cine (window 40/400): frame i holds `names[i]` at -1900 HU on air, below
+    the window, so the display renderings differ only where a disc moves."""
+    from PIL import Image, ImageDraw, ImageFont
+    from pydicom.uid import CTImageStorage
+
+    rows, cols = 256, 320
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 24)
+    yy, xx = np.mgrid[:rows, :cols]
+    frames = []
+    for i, name in enumerate(names):
+        layer = Image.new("L", (cols, rows), 0)
+        ImageDraw.Draw(layer).text((10, 8), name, fill=255, font=font)
+        a = np.asarray(layer) / 255.0
+        hu = np.full((rows, cols), -1000.0) + np.random.default_rng(1).normal(0, 3, (rows, cols))
+        hu[((xx - 160) ** 2 / 110**2 + (yy - 150) ** 2 / 80**2) < 1] = 40
+        hu[(xx - 120 - 8 * i) ** 2 + (yy - 150) ** 2 < 400] = 300
+        frames.append(np.clip(hu * (1 - a) - 1900 * a + 1024, -2048, 4095).round())
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = generate_uid()
+    ds.Modality = "CT"
+    ds.NumberOfFrames = len(frames)
+    ds.RescaleIntercept, ds.RescaleSlope = -1024, 1
+    ds.WindowCenter, ds.WindowWidth = 40, 400
+    ds.set_pixel_data(np.stack(frames).astype(np.int16), "MONOCHROME2", 16)
+    return ds
+
+
+def test_verify_sees_hidden_text_change_between_frames(tmp_path, models):
+    """A name below the window that changes between frames looks the same on screen: the
+    stored values tell verify that those pixels changed, so they are read again (found by a
+    tester: with the display rendering alone, frames 2-5 took key frame 0's empty answer)."""
+    path = tmp_path / "ct.dcm"
+    _ct_cine(["ZZ 1", "ZZ 1"] + ["QUARRINGTON 6680"] * 4).save_as(path, enforce_file_format=True)
+    found = verify_scan(read_scan(path), models.detector, {})
+    assert {b.frame for b in found.regions if b.y0 < 40} >= {2, 3, 4, 5}
+
+
+def test_a_frame_reads_whole_like_its_key_frame_when_the_detector_sees_nothing(models):
+    """A key frame whose text only the whole-frame Tesseract pass found (the detector saw
+    nothing) does not lend its regions in place of that pass: a changed line is read too."""
+    finder = load_run_models(ScrubConfig(inputs=[], output=Path())).finder
+    real = finder.detector.detect_with_maps
+    finder.detector.detect_with_maps = lambda f, b, i: [([], m) for _, m in real(f, b, i)]
+    frames = []
+    for clock in ("12:03:10", "12:03:47"):
+        alpha, _ = text_layer(SIZE, ["DOE^JANE 4821937", "", "", "", "", "", "", clock])
+        frames.append((0.1 + 0.8 * alpha / 255 * 255).round().astype(np.uint8))
+    (key,) = finder.find([frames[0]], [0])
+    assert key.fallback and len(key.boxes) >= 2
+    change = change_between(frames[1], frames[0])
+    (part,) = finder.find_partial([frames[1]], [1], [change], [key])
+    (full,) = finder.find([frames[1]], [1])
+    clock = [b for b in full.boxes if b.y0 > 150]
+    assert clock and any(b.y0 > 150 and b.text == clock[0].text for b in part.boxes)

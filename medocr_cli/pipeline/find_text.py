@@ -246,7 +246,12 @@ class LearnedFinder:
                 for b in kept:
                     prob_map[b.y0 : b.y1, b.x0 : b.x1] = key.prob_map[b.y0 : b.y1, b.x0 : b.x1]
             kept = [replace(b, frame=index) for b in kept]
-            finding = self._decide(frame, index, fresh, prob_map, key.verdict, dict(share), kept)
+            # a key frame that needed the whole-frame Tesseract pass (its detector found
+            # nothing) gets no region from the detector here either: read this frame too
+            known = [] if key.fallback else kept
+            finding = self._decide(frame, index, fresh, prob_map, key.verdict, dict(share), known)
+            if key.fallback:
+                finding.boxes = merge_boxes(kept + finding.boxes)
             finding.reused = len(kept)
             out.append(finding)
         return out

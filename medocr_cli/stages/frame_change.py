@@ -64,14 +64,32 @@ class Change:
         return bool(self.near[y0:y1, x0:x1].any())
 
 
-def change_between(frame: np.ndarray, key: np.ndarray, tol: int = 0) -> Change:
-    """Where the 8-bit display `frame` differs from `key` (same shape) by more than `tol`."""
+def change_between(
+    frame: np.ndarray,
+    key: np.ndarray,
+    tol: int = 0,
+    stored: tuple[np.ndarray, np.ndarray] | None = None,
+    stored_tol: int = 0,
+) -> Change:
+    """Where the 8-bit display `frame` differs from `key` (same shape) by more than `tol`.
+
+    With `stored` (the frame's and the key frame's stored values), a pixel whose stored value
+    moved by more than `stored_tol` counts as changed too, whatever the display shows: text
+    a window hides (below the window of a CT) is the same grey on screen in every frame, and
+    only the stored values tell that it changed.
+    """
     import cv2
 
     diff = cv2.absdiff(frame, key)
     if diff.ndim == 3:
         diff = diff.max(axis=2)
     changed = diff > tol
+    if stored is not None:
+        values, key_values = stored
+        moved = np.abs(values.astype(np.int64) - key_values.astype(np.int64))
+        if moved.ndim == 3:
+            moved = moved.max(axis=2)
+        changed |= moved > stored_tol
     share = float(changed.mean())
     near = changed
     if changed.any():
@@ -84,6 +102,11 @@ def change_between(frame: np.ndarray, key: np.ndarray, tol: int = 0) -> Change:
 def overlaps_any(box: Box, others: Sequence[Box]) -> bool:
     """Whether `box` overlaps any of `others` (same frame assumed)."""
     return any(box.x0 < o.x1 and o.x0 < box.x1 and box.y0 < o.y1 and o.y0 < box.y1 for o in others)
+
+
+def stored_tol(scan: Scan) -> int:
+    """The tolerance of `change_between` on `scan`'s stored values (its display one, scaled)."""
+    return change_tol(scan) << max(0, scan.bits_stored - 8)
 
 
 def change_tol(scan: Scan) -> int:

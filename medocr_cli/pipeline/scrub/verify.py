@@ -41,7 +41,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from medocr_cli.pipeline.scrub.verify_read import PageBatch, PageKey
-from medocr_cli.stages.frame_change import MAX_CHANGED_SHARE, Change, change_between, change_tol
+from medocr_cli.stages.frame_change import (
+    MAX_CHANGED_SHARE,
+    Change,
+    change_between,
+    change_tol,
+    stored_tol,
+)
 from medocr_cli.types import Box, join_overlapping
 
 if TYPE_CHECKING:
@@ -299,8 +305,9 @@ def verify_scan(
     batch = PageBatch()
     seen: dict[bytes, _Search] = {}
     order: list[tuple[int, _Search]] = []
-    tol = change_tol(scan)
-    key: tuple[np.ndarray, _Search, list[Box]] | None = None  # display, search, removed
+    tol, values_tol = change_tol(scan), stored_tol(scan)
+    # the key frame: display rendering, stored values, search, removed regions
+    key: tuple[np.ndarray, np.ndarray, _Search, list[Box]] | None = None
     waiting = 0
     for index in range(scan.n_frames):
         if frames is not None and index not in frames:
@@ -312,24 +319,26 @@ def verify_scan(
             shown = scan.display(index)
             change = None
             if key is not None:
-                change = change_between(shown, key[0], tol)
+                stored = (scan.frames[index], key[1])
+                change = change_between(shown, key[0], tol, stored, values_tol)
                 if change.share > MAX_CHANGED_SHARE:
                     change = None
-            judged = key[1].proposals if key is not None and change is not None else ()
+            judged = key[2].proposals if key is not None and change is not None else ()
             search, passes = search_frame(
                 scan, index, detector, batch, _grown(boxes), change, judged
             )
             read = boxes
             if key is not None and change is not None:
-                search.key, search.change = key[1], change
+                search.key, search.change = key[2], change
                 # the key frame's region check stands for regions that did not change
-                read = [b for b in boxes if change.touches(b) or not _overlaps_any(b, key[2])]
+                read = [b for b in boxes if change.touches(b) or not _overlaps_any(b, key[3])]
                 result.frames_against_key += 1
             if read and index not in (handwriting_only or set()):
                 search.regions = batch.regions(shown, read)
                 search.grown = _grown(read)
             if change is None:
-                key = (np.array(shown, copy=True), search, list(boxes))
+                values = np.array(scan.frames[index])
+                key = (np.array(shown, copy=True), values, search, list(boxes))
             seen[key_bytes] = search
             result.passes += passes
             waiting += 1
