@@ -107,11 +107,11 @@ def generate_dataset(
     clean/), only its ink is text.
 
     OUT gets images/, clean/ (the same images without text), masks/ (text pixels), crops/ (one
-    per text line), manifest.jsonl (one object per image: image, clean, mask, label, items with
-    box, text, kind, words, style, angle and sticker, split, negatives, sticker) and
-    dataset.json. Splits are 80/10/10 train/val/test; the test split uses printed and
-    handwriting fonts that train never uses. Handwriting also draws on the families `make fonts`
-    fetched into the font cache (--font-cache), when it holds them.
+    per text line), manifest.jsonl (one object per image: image, clean, mask, label, its lines
+    as items (box, text, kind, words, style, angle, on a sticker or not), split, negatives and
+    the sticker) and dataset.json. Splits are 80/10/10 train/val/test; the test split uses
+    printed and handwriting fonts that train never uses. Handwriting also draws on the families
+    `make fonts` fetched into the font cache (--font-cache), when it holds them.
     """
     from medocr_cli.cli.progress_bar import Bar
     from medocr_cli.pipeline.generate_dataset import (
